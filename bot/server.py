@@ -1,0 +1,279 @@
+"""`redline serve`: Socket Mode when SLACK_APP_TOKEN is set, else HTTP under waitress.
+
+HTTP routes (one WSGI app, `make_wsgi_app`):
+- `POST /slack/events`: events, slash commands and interactivity (Bolt's single path).
+  The body is read here with a hard size limit (413), checked to parse the way Bolt will
+  parse it (400 with a clear text, never a 5xx), then handed to Bolt, whose
+  RequestVerification answers 401 to a bad signature or a stale timestamp.
+- `GET /healthz`: JSON `{"ok": true, ...}`.
+
+Bolt's own `app.start()` is a development server (single-threaded); waitress is a
+threaded production server with bounded request sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from slack_bolt import App, BoltRequest
+
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+_READ_CHUNK = 64 * 1024
+
+StartResponse = Callable[..., Any]
+
+
+class BadRequest(Exception):
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def make_wsgi_app(
+    app: App, settings: Settings, health: Callable[[], dict[str, Any]] | None = None
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """The WSGI application served by waitress (and by the tests and the benchmark)."""
+    started = time.time()
+    limit = settings.max_body_bytes
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "")
+        try:
+            if path == HEALTH_PATH and method in ("GET", "HEAD"):
+                info: dict[str, Any] = {"ok": True, "uptime_s": round(time.time() - started, 1)}
+                info["mode"] = "socket" if settings.socket_mode else "http"
+                if health is not None:
+                    info.update(health())
+                return _respond(start_response, "200 OK", json.dumps(info), "application/json")
+            if path != EVENTS_PATH:
+                return _respond(start_response, "404 Not Found", "Not found\n")
+            if method != "POST":
+                return _respond(
+                    start_response,
+                    "405 Method Not Allowed",
+                    "Use POST\n",
+                    extra=[("Allow", "POST")],
+                )
+            raw = _read_body(environ, limit)
+            headers = _headers(environ)
+            _check_parses(raw, headers.get("content-type", ""))
+            try:
+                bolt_request = BoltRequest(
+                    body=raw, query=environ.get("QUERY_STRING", ""), headers=headers
+                )
+            except Exception:  # a JSON object of the wrong shape: Bolt cannot read it
+                raise BadRequest("400 Bad Request", "Malformed Slack payload") from None
+            response = app.dispatch(bolt_request)
+        except BadRequest as exc:
+            return _respond(start_response, exc.status, exc.message + "\n")
+        except Exception as exc:  # a bug must not take the worker down or leak a traceback
+            log.error("request failed: %s", type(exc).__name__)
+            return _respond(start_response, "500 Internal Server Error", "Internal error\n")
+        out_headers = [
+            (k, v)
+            for k, values in response.headers.items()
+            for v in values
+            if k.lower() != "content-length"
+        ]
+        body = (response.body or "").encode("utf-8")
+        out_headers.append(("Content-Length", str(len(body))))
+        start_response(_status(response.status), out_headers)
+        return [body]
+
+    return wsgi
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> str:
+    raw_length = environ.get("CONTENT_LENGTH") or ""
+    if raw_length:
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise BadRequest("400 Bad Request", "Invalid Content-Length") from None
+        if length > limit:
+            raise BadRequest("413 Request Entity Too Large", f"Body over {limit} bytes")
+    stream = environ.get("wsgi.input")
+    data = bytearray()
+    if stream is not None:
+        # Read in chunks, to the limit + 1, whatever Content-Length claimed.
+        while len(data) <= limit:
+            chunk = stream.read(min(_READ_CHUNK, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data.extend(chunk)
+    if len(data) > limit:
+        raise BadRequest("413 Request Entity Too Large", f"Body over {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("400 Bad Request", "Body is not valid UTF-8") from None
+
+
+def _check_parses(raw: str, content_type: str) -> None:
+    """Reject, with a 400, any body Bolt's parser would choke on (it would raise: a 500)."""
+    if not raw.strip():
+        raise BadRequest("400 Bad Request", "Empty body")
+    ctype = content_type.split(";")[0].strip().lower()
+    try:
+        if ctype == "application/json" or raw.startswith("{"):
+            parsed: Any = json.loads(raw)
+        else:
+            params = dict(parse_qsl(raw, keep_blank_values=True))
+            if not params:
+                raise BadRequest("400 Bad Request", "Body is neither JSON nor a form")
+            parsed = (
+                json.loads(params["payload"])
+                if "payload" in raw and "payload" in params
+                else params
+            )
+    except BadRequest:
+        raise
+    except (ValueError, KeyError):
+        raise BadRequest(
+            "400 Bad Request", "Malformed body: expected JSON or a Slack form"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise BadRequest("400 Bad Request", "Malformed body: expected a JSON object")
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            headers[key.lower().replace("_", "-")] = value
+        elif key.startswith("HTTP_"):
+            headers[key[5:].lower().replace("_", "-")] = value
+    return headers
+
+
+def _status(code: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Status"
+
+
+def _respond(
+    start_response: StartResponse,
+    status: str,
+    body: str,
+    content_type: str = "text/plain; charset=utf-8",
+    extra: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    data = body.encode("utf-8")
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+    start_response(status, headers + (extra or []))
+    return [data]
+
+
+# --- `redline serve` ---------------------------------------------------------------------
+
+
+def require_slack_settings(settings: Settings) -> None:
+    """Name the first missing variable for the chosen transport."""
+    if not settings.slack_bot_token:
+        raise SettingsError("SLACK_BOT_TOKEN", "required to run the Slack app (xoxb-…)")
+    if not settings.socket_mode and not settings.slack_signing_secret:
+        raise SettingsError(
+            "SLACK_SIGNING_SECRET",
+            "required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)",
+        )
+
+
+class SecretsFilter(logging.Filter):
+    """Last line of defence: no token or key ever reaches a log line."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(s in message for s in self._secrets):
+            for secret in self._secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretsFilter(settings.secrets()))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+
+
+def verify_token(app: App) -> dict[str, Any]:
+    """auth.test at start: a wrong token is a one-line configuration error, not a traceback."""
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        return dict(app.client.auth_test().data)  # type: ignore[arg-type]
+    except SlackApiError as exc:
+        raise SettingsError(
+            "SLACK_BOT_TOKEN", f"Slack rejected the token ({exc.response.get('error')})"
+        ) from None
+    except Exception as exc:
+        raise SettingsError(
+            "SLACK_API_URL", f"cannot reach Slack at {app.client.base_url} ({type(exc).__name__})"
+        ) from None
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    require_slack_settings(settings)
+    configure_logging(settings)
+    from bot.app import build_app
+    from bot.services import build_services
+
+    services = build_services(settings)
+    try:
+        app = build_app(settings, services)
+        identity = verify_token(app)
+        log.info("connected to Slack team %s as %s", identity.get("team"), identity.get("user"))
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            log.info("Socket Mode: connecting (no public URL needed)")
+            SocketModeHandler(app, settings.slack_app_token).start()
+            return 0
+        serve_http(app, settings)
+        return 0
+    finally:
+        close = getattr(services, "close", None)
+        if callable(close):
+            close()
+
+
+def serve_http(app: App, settings: Settings) -> None:
+    import waitress
+
+    wsgi = make_wsgi_app(app, settings)
+    log.info("HTTP mode: listening on %s:%s%s", settings.host, settings.port, EVENTS_PATH)
+    waitress.serve(
+        wsgi,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.http_threads,
+        # waitress enforces the same limit on the wire (chunked bodies included).
+        max_request_body_size=settings.max_body_bytes,
+        ident="redline",
+        _quiet=True,
+    )
