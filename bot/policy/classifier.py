@@ -1,0 +1,147 @@
+"""Stage (b): the embedded classifier. Numpy only at run time; see MODEL.md for the choice.
+
+A multinomial logistic regression over hashed character n-grams, word n-grams and
+intent crosses (bot/policy/features.py), trained by scripts/train_classifier.py and
+shipped as bot/policy/model/classifier.npz. Per-category thresholds (and an uncertain
+band for the optional judge) were tuned on a held-out split of the training data.
+Long texts are scored in overlapping windows and the most alarming window counts, so a
+40,000-character answer is covered and costs time linear in its length.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.policy.features import Hasher
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "model" / "classifier.npz"
+WINDOW_CHARS = 1_600
+WINDOW_STRIDE = 1_200
+MAX_CHARS = 200_000  # beyond this only the head and tail are read (bounded time)
+_TOKEN = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Class probabilities of one text (the max over its windows for each category)."""
+
+    labels: tuple[str, ...]  # labels[0] == "allowed"
+    probs: np.ndarray
+    thresholds: np.ndarray  # decision threshold per label
+    low: np.ndarray  # lower edge of the uncertain band per label
+    high: np.ndarray  # upper edge of the uncertain band per label
+
+    def top_category(self) -> tuple[str, float]:
+        # the category with the largest margin over its own threshold
+        margin = self.probs[1:] - self.thresholds[1:]
+        i = int(np.argmax(margin)) + 1
+        return self.labels[i], float(self.probs[i])
+
+    def _i(self, category: str) -> int:
+        return self.labels.index(category)
+
+    def threshold(self, category: str) -> float:
+        return float(self.thresholds[self._i(category)])
+
+    def uncertain(self, category: str) -> bool:
+        i = self._i(category)
+        return bool(self.low[i] <= self.probs[i] < self.high[i])
+
+
+class Classifier:
+    def __init__(
+        self,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        labels: tuple[str, ...],
+        thresholds: np.ndarray,
+        low: np.ndarray,
+        high: np.ndarray,
+        group_weights: tuple[float, float],
+        bits: int,
+        examples: dict[str, list[str]],
+    ) -> None:
+        self.weights = weights  # (2**bits, K) float32
+        self.bias = bias
+        self.labels = labels
+        self.thresholds = thresholds
+        self.low = low
+        self.high = high
+        self.group_weights = group_weights
+        self.hasher = Hasher(bits=bits)
+        self.examples = examples
+        self._example_tokens = {
+            cat: [set(_TOKEN.findall(t)) for t in texts] for cat, texts in examples.items()
+        }
+
+    @classmethod
+    def load(cls, path: Path | str) -> Classifier:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            weights = data["weights"].astype(np.float32)
+            bias = data["bias"].astype(np.float32)
+            thresholds = data["thresholds"].astype(np.float32)
+            low = data["low"].astype(np.float32)
+            high = data["high"].astype(np.float32)
+        return cls(
+            weights=weights,
+            bias=bias,
+            labels=tuple(meta["labels"]),
+            thresholds=thresholds,
+            low=low,
+            high=high,
+            group_weights=tuple(meta["group_weights"]),  # type: ignore[arg-type]
+            bits=int(meta["bits"]),
+            examples=meta.get("examples", {}),
+        )
+
+    def logits(self, normalised: str) -> np.ndarray:
+        hashed = self.hasher.hash_text(normalised)
+        sc, sw = hashed.scales()
+        gc, gw = self.group_weights
+        z = self.bias.copy()
+        if len(hashed.char):
+            z += (gc * sc) * self.weights[hashed.char].sum(axis=0)
+        if len(hashed.word):
+            z += (gw * sw) * self.weights[hashed.word].sum(axis=0)
+        return z
+
+    def _probs(self, normalised: str) -> np.ndarray:
+        z = self.logits(normalised)
+        z = z - z.max()
+        e = np.exp(z)
+        return e / e.sum()
+
+    def score(self, normalised: str, kind: str = "request") -> Scores:
+        text = normalised
+        if len(text) > MAX_CHARS:
+            text = text[: MAX_CHARS // 2] + " " + text[-MAX_CHARS // 2 :]
+        if len(text) <= WINDOW_CHARS:
+            probs = self._probs(text)
+        else:
+            windows = [
+                text[i : i + WINDOW_CHARS]
+                for i in range(0, max(len(text) - WINDOW_CHARS, 0) + WINDOW_STRIDE, WINDOW_STRIDE)
+            ]
+            all_probs = np.stack([self._probs(w) for w in windows])
+            probs = all_probs.max(axis=0)
+            probs[0] = all_probs[:, 0].min()
+        return Scores(self.labels, probs, self.thresholds, self.low, self.high)
+
+    def evidence(self, normalised: str, category: str, scores: Scores) -> tuple[str, ...]:
+        """The nearest training examples of `category` (word overlap), for the audit."""
+        tokens = set(_TOKEN.findall(normalised[:WINDOW_CHARS * 4]))
+        best: list[tuple[float, str]] = []
+        for text, toks in zip(
+            self.examples.get(category, []), self._example_tokens.get(category, []), strict=False
+        ):
+            union = len(tokens | toks)
+            if union:
+                best.append((len(tokens & toks) / union, text))
+        best.sort(key=lambda x: -x[0])
+        return tuple(f"like: {t[:140]}" for _, t in best[:2])

@@ -1,0 +1,162 @@
+"""Text normalisation before rules and classifier: undo the cheap disguises.
+
+What it undoes, in order: Slack markup (mentions, links, channel refs, code fences, bold
+and italic markers, HTML entities), Unicode compatibility forms (NFKC: full-width letters,
+ligatures, math alphabets), invisible format characters (zero-width, bidi controls, soft
+hyphens), Cyrillic/Greek look-alikes inside Latin words, leetspeak inside words
+("s4r1n"), letter-by-letter spacing ("a u t o n o m o u s"), and base64 blobs that decode
+to readable text (the decoded text is appended). The result is lower-cased with single
+spaces. It never raises on a str.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+import unicodedata
+
+# Slack's angle-bracket markup: <@U123>, <@U123|name>, <#C123|general>, <!here>, <url|label>
+_SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_SLACK_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
+_SLACK_SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^>|]*)?(?:\|([^>]*))?>")
+_SLACK_LINK = re.compile(r"<((?:https?|mailto|ftp)[^>|\s]*)(?:\|([^>]*))?>")
+_CODE_FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n?")
+_INLINE_MARK = re.compile(r"(?<!\w)[*_~`]+|[*_~`]+(?!\w)")
+
+# Unicode "format" characters that render as nothing: zero-width, joiners, bidi controls.
+_INVISIBLE = {
+    ord(c): None
+    for c in (
+        "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
+        "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068"
+        "\u2069\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
+    )
+}
+
+# Cyrillic and Greek letters that look like Latin ones (lower case after casefold).
+_HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i",
+        "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ɡ": "g", "ӏ": "l", "ѵ": "v",
+        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
+        "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "μ": "u", "ѡ": "w",
+        "ı": "i", "ℓ": "l",
+    }
+)
+_LOOKALIKE_CHARS = frozenset("авеёкмнорстухѕіїјԁԛԝһɡӏѵαβεηικνορτυχγωμѡıℓ")
+
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a",
+     "$": "s", "!": "i", "|": "l", "€": "e", "+": "t"}
+)
+_LEET_CHARS = frozenset("013457 8@$!|€+".replace(" ", ""))
+# tokens whose trailing digits are a real name, not leetspeak
+_TECH_SUFFIX = re.compile(
+    r"^(?:python|mp|ipv|web|s|ec|h|sha|md|utf|base|x|win|ps|py|html|css|es|gpt|llama|"
+    r"qwen|covid|b|f|k|p|m|ak|ar|m|mk|t|a|v|su|mig|js|node|php|net|db|v|level|day|"
+    r"room|step|phase|tier|top)\d+$"
+)
+_WORDISH = re.compile(r"[^\s]+")
+# letter-by-letter spacing: at least four single letters joined by one separator
+_SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*·•]{1,2}){3,}[^\W\d_](?![^\W\d_])")
+_B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
+_SPACES = re.compile(r"\s+")
+
+
+def strip_slack_markup(text: str) -> str:
+    """Reduce Slack's markup to the words a reader sees."""
+    text = _SLACK_USER.sub(lambda m: " " + (m.group(2) or "") + " ", text)
+    text = _SLACK_CHANNEL.sub(lambda m: "#" + (m.group(2) or "channel"), text)
+    text = _SLACK_SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _CODE_FENCE.sub(" ", text)
+    text = html.unescape(text)
+    return text
+
+
+def _fold_homoglyphs(text: str) -> str:
+    """Fold look-alike letters, but only where the text is mostly Latin.
+
+    Real Russian or Greek stays as it is; a Latin sentence with a few Cyrillic letters
+    slipped into its words ("sаrіn") gets them back.
+    """
+    if not any(c in _LOOKALIKE_CHARS for c in text):
+        return text
+    latin = sum(1 for c in text if "a" <= c <= "z")
+    other = sum(1 for c in text if c.isalpha() and not ("a" <= c <= "z"))
+    if latin < other:
+        # mostly non-Latin: fold only tokens that mix scripts
+        def fix(m: re.Match[str]) -> str:
+            tok = m.group(0)
+            if any("a" <= c <= "z" for c in tok) and any(c in _LOOKALIKE_CHARS for c in tok):
+                return tok.translate(_HOMOGLYPHS)
+            return tok
+
+        return _WORDISH.sub(fix, text)
+    return text.translate(_HOMOGLYPHS)
+
+
+def _fold_leet(text: str) -> str:
+    def fix(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        core = tok.strip(".,;:?!'\"()[]{}<>")
+        if len(core) < 3 or not any(c in _LEET_CHARS for c in core):
+            return tok
+        letters = sum(1 for c in core if c.isalpha())
+        if letters < 2 or not any(c.isalpha() for c in core):
+            return tok
+        if core.isdigit() or _TECH_SUFFIX.match(core) or "://" in core or "." in core[1:-1]:
+            return tok
+        # pure "word + trailing digits" (v2, model3) is only leet if one trailing digit
+        stripped = core.rstrip("0123456789")
+        if stripped.isalpha() and len(core) - len(stripped) > 1:
+            return tok
+        return tok.replace(core, core.translate(_LEET))
+
+    return _WORDISH.sub(fix, text)
+
+
+def _join_spaced(text: str) -> str:
+    return _SPACED.sub(lambda m: re.sub(r"[ .\-_*·•]", "", m.group(0)), text)
+
+
+def _decode_base64(text: str) -> str:
+    """Replace base64 blobs that decode to readable text by that text."""
+    if len(text) < 20:
+        return text
+
+    def fix(m: re.Match[str]) -> str:
+        blob = m.group(0)
+        try:
+            decoded = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+            plain = decoded.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return blob
+        printable = sum(1 for c in plain if c.isprintable() or c.isspace())
+        if plain and printable / len(plain) > 0.95 and " " in plain:
+            return " " + plain + " "
+        return blob
+
+    return _B64.sub(fix, text)
+
+
+def normalize(text: str) -> str:
+    """The canonical form of `text` that rules and the classifier see."""
+    if not text:
+        return ""
+    text = strip_slack_markup(text)
+    text = _decode_base64(text)
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_INVISIBLE)
+    # remaining format characters (category Cf) are invisible too
+    if any(unicodedata.category(c) == "Cf" for c in text if ord(c) > 0x7F):
+        text = "".join(c for c in text if ord(c) < 0x80 or unicodedata.category(c) != "Cf")
+    text = text.casefold()
+    text = _fold_homoglyphs(text)
+    text = _join_spaced(text)
+    text = _fold_leet(text)
+    text = _INLINE_MARK.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
