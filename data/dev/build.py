@@ -12,7 +12,6 @@ A literal \\n becomes a newline (pasted code).
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
