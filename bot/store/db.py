@@ -1,0 +1,158 @@
+"""Engine construction for SQLite and PostgreSQL, and the mapping of driver errors.
+
+SQLite: one file in WAL mode (readers never block the writer), busy_timeout so that
+processes sharing the file queue instead of failing, and synchronous=FULL: in WAL mode
+that fsyncs the log at every commit, so a committed audit record survives power loss and
+an OS crash, not only a killed process (NORMAL would only guarantee the latter). Commits
+are grouped (see audit.py), so the fsync is paid once per batch, not once per request.
+Write transactions start with BEGIN IMMEDIATE so that the chain head is read and advanced
+under SQLite's single write lock, across threads and processes.
+
+PostgreSQL: psycopg 3, pool_pre_ping so a pool whose connections died with the server
+reconnects by itself once the server is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Table, event, exc
+from sqlalchemy import create_engine as _create_engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from bot.store.errors import StoreUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT_S = 5
+
+
+def normalize_url(raw: str) -> URL:
+    """Parse DATABASE_URL; plain postgresql:// means psycopg 3 (the driver we ship)."""
+    try:
+        url = make_url(raw)
+    except exc.ArgumentError as e:
+        raise StoreUnavailable(f"DATABASE_URL is not a database URL: {e}") from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreUnavailable(
+            f"DATABASE_URL backend {url.get_backend_name()!r} is not supported "
+            "(use sqlite:///file.db or postgresql+psycopg://…)"
+        )
+    return url
+
+
+def safe_url(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def create_engine(raw_url: str) -> Engine:
+    url = normalize_url(raw_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    connect_args: dict[str, object] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    return _create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=40,
+        pool_timeout=10,
+        connect_args=connect_args,
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    memory = url.database in (None, "", ":memory:")
+    if memory:
+        engine = _create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = _create_engine(
+            url,
+            pool_size=8,
+            max_overflow=56,
+            pool_timeout=10,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # Driver in autocommit; we emit BEGIN ourselves (below) to choose IMMEDIATE.
+        dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def describe(error: BaseException) -> str:
+    """One line for a driver error: the driver's own first line, without SQL or params."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+@contextlib.contextmanager
+def guarded(what: str, url: URL) -> Iterator[None]:
+    """Turn driver and pool failures into StoreUnavailable (callers fail closed)."""
+    try:
+        yield
+    except (exc.DBAPIError, exc.TimeoutError, exc.DisconnectionError) as e:
+        raise StoreUnavailable(
+            f"database unavailable while {what} ({safe_url(url)}): {describe(e)}"
+        ) from e
+
+
+class Database:
+    """An engine plus the two ways in: a read transaction and a write transaction."""
+
+    def __init__(self, raw_url: str) -> None:
+        self.url = normalize_url(raw_url)
+        self.engine = create_engine(raw_url)
+        self.dialect = self.url.get_backend_name()  # "sqlite" | "postgresql"
+
+    @property
+    def display_url(self) -> str:
+        return safe_url(self.url)
+
+    @contextlib.contextmanager
+    def read(self, what: str, **options: object) -> Iterator[Connection]:
+        with guarded(what, self.url), self.engine.connect() as conn:
+            if options:
+                conn = conn.execution_options(**options)
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def write(self, what: str) -> Iterator[Connection]:
+        """One transaction holding the write lock on SQLite (BEGIN IMMEDIATE)."""
+        with guarded(what, self.url), self.engine.connect() as raw:
+            conn = raw.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    def insert(self, table: Table) -> Any:
+        """A dialect insert, so callers can use on_conflict_do_nothing / do_update."""
+        return pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
