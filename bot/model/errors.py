@@ -25,13 +25,18 @@ class ModelError(Exception):
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown ModelError kind {kind!r}")
-        super().__init__(f"{kind}: {user_message}" + (f" [{detail}]" if detail else ""))
+        # args hold no detail: `detail` may still be redacted after construction, and
+        # __str__ below always renders the current value.
+        super().__init__(kind, user_message)
         self.kind: ModelErrorKind = kind
         self.user_message = user_message
         self.detail = detail
         self.status = status
         self.retryable = retryable  # whether another attempt could help (used by the retry loop)
         self.retry_after: float | None = None  # seconds, from the provider's Retry-After
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.user_message}" + (f" [{self.detail}]" if self.detail else "")
 
 
 def timeout_error(seconds: float, detail: str = "") -> ModelError:

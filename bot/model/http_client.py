@@ -297,7 +297,10 @@ class HttpChatClient:
 
     def _waited(self, started: float) -> float:
         """Seconds to quote to the user: the timeout, or the whole wait when retries ran."""
-        return max(self._limits.timeout_s, round(time.monotonic() - started))
+        waited = time.monotonic() - started
+        if waited < self._limits.timeout_s + 1:
+            return self._limits.timeout_s
+        return float(round(waited))
 
     def _check_deadline(self, phase: _Phase, started: float) -> None:
         if phase.deadline.passed:
