@@ -30,8 +30,11 @@ class EventDedupe:
             raise ValueError("event key must not be empty")
         stmt = self._db.insert(events).values(key=key, claimed_us=to_us(now or utcnow()))
         with self._db.write("claiming an event") as conn:
-            result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
-        return result.rowcount == 1
+            # RETURNING, not rowcount: a skipped insert returns no row on every driver
+            claimed = conn.execute(
+                stmt.on_conflict_do_nothing(index_elements=["key"]).returning(events.c.key)
+            ).first()
+        return claimed is not None
 
     def expire(self, now: datetime | None = None, ttl: timedelta = EVENT_TTL) -> int:
         cutoff = to_us((now or utcnow()) - ttl)

@@ -41,7 +41,7 @@ class RateLimiter:
                 select(rate_counters.c.count).where(
                     rate_counters.c.key == key, rate_counters.c.window_us == window - per_us)
             ).scalar() or 0
-            cap = limit.count - math.floor(previous * overlap)
+            cap = limit.count - math.ceil(previous * overlap)
             if cap <= 0:
                 return False
             stmt = self._db.insert(rate_counters).values(key=key, window_us=window, count=1)
@@ -50,7 +50,7 @@ class RateLimiter:
                 set_={"count": rate_counters.c.count + 1},
                 where=rate_counters.c.count < cap,
             )
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt.returning(rate_counters.c.count)).first() is not None
 
     def expire(self, now: datetime | None = None) -> int:
         cutoff = to_us((now or utcnow()) - 2 * _MAX_WINDOW)
