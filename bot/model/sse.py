@@ -30,6 +30,7 @@ class SSEDecoder:
         self._data: list[str] = []
         self._max_line = max_line_chars
         self._first = True
+        self._skip_lf = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         try:
@@ -39,6 +40,10 @@ class SSEDecoder:
         if self._first and text:
             text = text.removeprefix("\ufeff")
             self._first = False
+        if self._skip_lf and text:
+            # The previous piece ended in "\r": a "\n" now is the rest of that "\r\n".
+            text = text.removeprefix("\n")
+            self._skip_lf = False
         self._buffer += text
         events: list[SSEEvent] = []
         while True:
@@ -46,6 +51,8 @@ class SSEDecoder:
             if cut is None:
                 break
             end, after = cut
+            if after > len(self._buffer):  # a "\r" ending the buffer
+                self._skip_lf = True
             line, self._buffer = self._buffer[:end], self._buffer[after:]
             event = self._line(line)
             if event is not None:
@@ -79,5 +86,5 @@ def _line_end(buffer: str) -> tuple[int, int] | None:
     if carriage == -1 or (newline != -1 and newline < carriage):
         return None if newline == -1 else (newline, newline + 1)
     if carriage + 1 == len(buffer):
-        return None  # maybe a "\r\n" split across pieces: wait for more
+        return carriage, carriage + 2  # past the end: the caller skips a "\n" coming next
     return carriage, carriage + 2 if buffer[carriage + 1] == "\n" else carriage + 1

@@ -189,7 +189,7 @@ class FakeModelServer:
         self._httpd = _Server(("127.0.0.1", 0), _Handler, self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="fake-model-server",
             daemon=True,
         )
@@ -435,7 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
             for i in range(0, len(data), size):
                 self._write_chunk(data[i : i + size])
                 self.wfile.flush()
-                if split and self.server.fake._wait(0.001):
+                if split and self.server.fake._wait(0.0002):  # let the reader see each piece
                     return False
         except OSError:  # the client went away
             self.close_connection = True
