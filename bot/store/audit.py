@@ -13,6 +13,7 @@ lock, one fsync); the others wait for that commit. Across processes the chain he
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -35,6 +36,7 @@ from bot.store.chain import (
     record_hash,
 )
 from bot.store.db import Database
+from bot.store.errors import StoreUnavailable
 from bot.store.models import VerifyResult, to_us, utcnow
 from bot.store.redact import Redactor
 from bot.store.schema import audit_head, audit_log, meta
@@ -74,6 +76,8 @@ def keeps_text(mode: str, entry: AuditEntry) -> bool:
 @dataclass
 class _Pending:
     row: dict[str, Any]
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to lead the next batch rather than because it is done
     done: bool = False
     seq: int = 0
     error: BaseException | None = None
@@ -82,12 +86,8 @@ class _Pending:
 @dataclass
 class _GroupCommit:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    cond: threading.Condition = field(init=False)
     queue: list[_Pending] = field(default_factory=list)
     busy: bool = False
-
-    def __post_init__(self) -> None:
-        self.cond = threading.Condition(self.lock)
 
 
 class AuditLog:
@@ -97,6 +97,7 @@ class AuditLog:
         self._redactor = redactor
         self._salt = settings.audit_salt.encode() if settings.audit_salt else b""
         self._group = _GroupCommit()
+        self._writer: Connection | None = None  # used only by the current leader
 
     # -- salt ---------------------------------------------------------------------------
 
@@ -159,24 +160,38 @@ class AuditLog:
         return self.append_rows([self.prepare(entry, review_id=review_id, now=now)])[0]
 
     def append_rows(self, rows: list[dict[str, Any]]) -> list[int]:
-        """Group-commit prepared rows; returns their seqs (in order) after commit."""
+        """Group-commit prepared rows; returns their seqs (in order) after commit.
+
+        One thread at a time is the leader: it commits everything queued so far, wakes
+        those callers, and hands the lead to the oldest caller still waiting. Each caller
+        is woken once (done) or twice (lead, then done), never by a broadcast.
+        """
         mine = [_Pending(row) for row in rows]
         g = self._group
-        with g.cond:
+        with g.lock:
             g.queue.extend(mine)
-            while not all(p.done for p in mine):
-                if g.busy:
-                    g.cond.wait()
-                    continue
-                g.busy = True
+            lead = not g.busy
+            g.busy = True
+        if not lead:
+            head = mine[0]
+            head.wake.wait()
+            lead = head.lead and not all(p.done for p in mine)
+            for p in mine[1:]:
+                if not lead:
+                    p.wake.wait()
+        while lead:
+            with g.lock:
                 batch, g.queue = g.queue, []
-                g.lock.release()
-                try:
-                    self._commit_batch(batch)
-                finally:
-                    g.lock.acquire()
-                    g.busy = False
-                    g.cond.notify_all()
+            self._commit_batch(batch)
+            with g.lock:
+                if all(p.done for p in mine):
+                    if g.queue:  # hand the lead on; busy stays True
+                        nxt = g.queue[0]
+                        nxt.lead = True
+                        nxt.wake.set()
+                    else:
+                        g.busy = False
+                    lead = False
         for p in mine:
             if p.error is not None:
                 raise p.error
@@ -184,14 +199,52 @@ class AuditLog:
 
     def _commit_batch(self, batch: list[_Pending]) -> None:
         try:
-            with self._db.write("writing the audit log") as conn:
-                seqs = self.extend_chain(conn, [p.row for p in batch])
+            seqs = self._write_rows([p.row for p in batch])
         except BaseException as e:  # every waiter learns of the failure; none hangs
             for p in batch:
                 p.error, p.done = e, True
+                p.wake.set()
             return
         for p, seq in zip(batch, seqs, strict=True):
             p.seq, p.done = seq, True
+            p.wake.set()
+
+    def _write_rows(self, rows: list[dict[str, Any]]) -> list[int]:
+        """One transaction on the leader's held connection (saves a pool checkout and a
+        pre-ping per batch). A connection that died while idle is replaced once, before
+        anything was written; any later failure fails the batch (StoreUnavailable)."""
+        for attempt in (1, 2):
+            conn = self._writer
+            if conn is None:
+                conn = self._writer = self._db.writer_connection()
+            written = False
+            try:
+                with self._db.guard("writing the audit log"), conn.begin():
+                    self.lock_head(conn)
+                    written = True
+                    return self.extend_chain(conn, rows)
+            except StoreUnavailable:
+                self._drop_writer()
+                if written or attempt == 2:
+                    raise
+            except BaseException:
+                self._drop_writer()
+                raise
+        raise AssertionError("unreachable")
+
+    def _drop_writer(self) -> None:
+        conn, self._writer = self._writer, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def close(self) -> None:
+        g = self._group
+        with g.lock:  # not while a leader is writing with it
+            if not g.busy:
+                self._drop_writer()
 
     @staticmethod
     def lock_head(conn: Connection) -> None:

@@ -82,6 +82,7 @@ class Store:
         return store
 
     def close(self) -> None:
+        self.audit.close()
         self._db.dispose()
 
     def __enter__(self) -> Store:
