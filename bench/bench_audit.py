@@ -57,11 +57,12 @@ def sample_entry(i: int) -> AuditEntry:
 
 
 class Backend:
-    def __init__(self, name: str, pg_url: str, tmp: Path) -> None:
+    def __init__(self, name: str, pg_url: str, tmp: Path, sqlite_sync: str = "full") -> None:
         self.name = name
         self.schema = ""
         if name == "sqlite":
             self.url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+            self.url += f"?synchronous={sqlite_sync}"
         else:
             self.schema = f"redline_bench_{uuid.uuid4().hex[:10]}"
             with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as c:
@@ -169,6 +170,7 @@ def main() -> int:
     ap.add_argument("--requests-per-writer", type=int, default=60)
     ap.add_argument("--records-per-request", type=int, default=1,
                     help="audit records per request (the ask flow writes 1-2)")
+    ap.add_argument("--sqlite-sync", choices=("full", "normal"), default="full")
     ap.add_argument("--work-ms", default="20,100",
                     help="min,max of each request's other work (sleep), ms")
     ap.add_argument("--verify-records", type=int, default=1_000_000)
@@ -180,10 +182,11 @@ def main() -> int:
     verify_on = {b.strip() for b in args.verify_backends.split(",") if b.strip()}
     with tempfile.TemporaryDirectory() as tmp:
         for name in backends:
-            be = Backend(name, args.pg_url, Path(tmp))
+            be = Backend(name, args.pg_url, Path(tmp), args.sqlite_sync)
             try:
                 with Store.open(be.settings()) as store:
-                    print(f"== {name} ({store.backend})")
+                    extra = f", synchronous={args.sqlite_sync}" if name == "sqlite" else ""
+                    print(f"== {name}{extra}")
                     wps = bench_throughput(store, args.writers, args.throughput_records)
                     print(f"  writes/s, {args.writers} writers back-to-back: {wps:,.0f}")
                     base_req, base_audit = bench_latency(

@@ -220,9 +220,9 @@ class AuditLog:
             written = False
             try:
                 with self._db.guard("writing the audit log"), conn.begin():
-                    self.lock_head(conn)
+                    head = self.lock_head(conn)
                     written = True
-                    return self.extend_chain(conn, rows)
+                    return self.extend_chain(conn, rows, head)
             except StoreUnavailable:
                 self._drop_writer()
                 if written or attempt == 2:
@@ -247,19 +247,23 @@ class AuditLog:
                 self._drop_writer()
 
     @staticmethod
-    def lock_head(conn: Connection) -> None:
-        """Take the chain-head lock first in any transaction that will also lock other
-        rows (reviews), so every writer locks in the same order and none deadlock."""
-        conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update())
-
-    @staticmethod
-    def extend_chain(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-        """Inside a write transaction: lock the head, hash and insert rows, move the head."""
-        head_seq, prev = conn.execute(
+    def lock_head(conn: Connection) -> tuple[int, str]:
+        """Lock the chain head (seq, hash). Taken first in any transaction that will also
+        lock other rows (reviews), so every writer locks in the same order: no deadlocks."""
+        seq, digest = conn.execute(
             select(audit_head.c.seq, audit_head.c.hash)
             .where(audit_head.c.id == 1)
             .with_for_update()
         ).one()
+        return int(seq), str(digest)
+
+    @classmethod
+    def extend_chain(
+        cls, conn: Connection, rows: list[dict[str, Any]], head: tuple[int, str] | None = None
+    ) -> list[int]:
+        """Inside a write transaction: hash and insert rows after the head, move the head.
+        `head` is what lock_head() returned in this transaction, if it was called."""
+        head_seq, prev = head if head is not None else cls.lock_head(conn)
         seqs = []
         for row in rows:
             head_seq += 1
