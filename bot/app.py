@@ -69,7 +69,7 @@ def build_app(
 
     web = client or build_client(settings)
     app = App(
-        token=settings.slack_bot_token or web.token,
+        token=None,  # the client carries the token
         signing_secret=settings.slack_signing_secret,
         client=web,
         process_before_response=True,

@@ -148,6 +148,15 @@ def _check_parses(raw: str, content_type: str) -> None:
         ) from None
     if not isinstance(parsed, dict):
         raise BadRequest("400 Bad Request", "Malformed body: expected a JSON object")
+    # Bolt's middleware reads these with .get(): a wrong type would be a 500 there.
+    for key in ("event", "user", "team", "channel", "enterprise", "container"):
+        value = parsed.get(key)
+        if value is not None and not isinstance(value, dict | str):
+            raise BadRequest("400 Bad Request", f"Malformed Slack payload: bad {key!r}")
+    if "event" in parsed and not isinstance(parsed["event"], dict):
+        raise BadRequest("400 Bad Request", "Malformed Slack payload: 'event' is not an object")
+    if not isinstance(parsed.get("type", ""), str):
+        raise BadRequest("400 Bad Request", "Malformed Slack payload: bad 'type'")
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -262,18 +271,27 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             close()
 
 
-def serve_http(app: App, settings: Settings) -> None:
-    import waitress
+def create_http_server(
+    app: App, settings: Settings, host: str | None = None, port: int | None = None
+) -> Any:
+    """The waitress server `redline serve` runs (tests and the benchmark use it too)."""
+    from waitress.server import create_server
 
-    wsgi = make_wsgi_app(app, settings)
-    log.info("HTTP mode: listening on %s:%s%s", settings.host, settings.port, EVENTS_PATH)
-    waitress.serve(
-        wsgi,
-        host=settings.host,
-        port=settings.port,
+    return create_server(
+        make_wsgi_app(app, settings),
+        host=settings.host if host is None else host,
+        port=settings.port if port is None else port,
         threads=settings.http_threads,
         # waitress enforces the same limit on the wire (chunked bodies included).
         max_request_body_size=settings.max_body_bytes,
         ident="redline",
-        _quiet=True,
     )
+
+
+def serve_http(app: App, settings: Settings) -> None:
+    server = create_http_server(app, settings)
+    log.info("HTTP mode: listening on %s:%s%s", settings.host, settings.port, EVENTS_PATH)
+    try:
+        server.run()
+    finally:
+        server.close()

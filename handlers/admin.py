@@ -55,8 +55,9 @@ def admin_service(services: Any) -> AdminService:
         return existing
     reviews = getattr(services, "reviews", None)
     is_reviewer = getattr(reviews, "is_reviewer", None)
-    return AdminService(services.settings, getattr(services, "store", None), services.engine,
-                        reviewers=is_reviewer)
+    return AdminService(
+        services.settings, getattr(services, "store", None), services.engine, reviewers=is_reviewer
+    )
 
 
 def run(services: Any, command: Mapping[str, Any]) -> Message:
@@ -86,16 +87,18 @@ def run(services: Any, command: Mapping[str, Any]) -> Message:
         return admin_views.text_message(str(exc))
     except StoreError as exc:
         log.error("/redline %s: store: %s", sub, exc)
-        return admin_views.text_message("The audit store is unavailable right now. "
-                                        "Please try again in a moment.")
+        return admin_views.text_message(
+            "The audit store is unavailable right now. Please try again in a moment."
+        )
     except Exception as exc:
         log.error("/redline %s failed: %s", sub, type(exc).__name__)
         return admin_views.text_message(FAILED_TEXT)
     return admin_views.text_message(f"Unknown admin command `{sub}`.")
 
 
-def _parse_audit(service: AdminService, actor: str, rest: str, team: str,
-                 channel: str) -> AuditFilter:
+def _parse_audit(
+    service: AdminService, actor: str, rest: str, team: str, channel: str
+) -> AuditFilter:
     # Refuse non-admins before telling them anything about the arguments.
     service.require(actor, "audit", team=team, channel=channel)
     return service.parse_audit(rest)
@@ -125,14 +128,14 @@ def register(app: App, services: Any) -> None:
         service = admin_service(services)
         try:
             value = json.loads(str((body.get("actions") or [{}])[0].get("value") or "{}"))
-            page = service.audit(actor, AuditFilter.from_value(value), team=team,
-                                 channel=channel)
+            page = service.audit(actor, AuditFilter.from_value(value), team=team, channel=channel)
             message = admin_views.audit_message(page)
         except NotAllowed as exc:
             message = admin_views.text_message(f":lock: {exc}")
         except (ValueError, TypeError, KeyError, AttributeError):
-            message = admin_views.text_message("That page link is broken; run "
-                                               "`/redline audit` again.")
+            message = admin_views.text_message(
+                "That page link is broken; run `/redline audit` again."
+            )
         except Exception as exc:
             log.error("audit page failed: %s", type(exc).__name__)
             message = admin_views.text_message(FAILED_TEXT)

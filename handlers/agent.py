@@ -74,7 +74,7 @@ def register(app: App, services: Any) -> None:
             return
         if not request.text:
             return
-        if not request.history:  # first question of the thread names it
+        if not any(t.role == "user" for t in request.history):  # first question names it
             try:
                 client.assistant_threads_setTitle(
                     channel_id=channel, thread_ts=thread_ts, title=_title(request.text)

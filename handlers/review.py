@@ -47,8 +47,9 @@ def bind(app: App, services: Any) -> ReviewService | None:
 
     service.bind(
         ask=services.ask,
-        notifier=SlackReviewNotifier(client, settings.review_channel,
-                                     category_titles(services), settings.review_ttl_h),
+        notifier=SlackReviewNotifier(
+            client, settings.review_channel, category_titles(services), settings.review_ttl_h
+        ),
         sink_for=sink_for,
         reviewers=GroupMembers(client, settings.reviewer_group),
     )
@@ -84,8 +85,10 @@ def register(app: App, services: Any) -> None:
             refusal = service.can_review(review_id, user)
             if refusal is not None:
                 return _tell(respond, refusal.message)
-            client.views_open(trigger_id=str(body.get("trigger_id") or ""),
-                              view=review_cards.deny_modal(review_id))
+            client.views_open(
+                trigger_id=str(body.get("trigger_id") or ""),
+                view=review_cards.deny_modal(review_id),
+            )
         except Exception as exc:
             log.error("deny form for %s failed: %s", review_id[:40], type(exc).__name__)
             _tell(respond, FAILED_TEXT)
@@ -93,8 +96,10 @@ def register(app: App, services: Any) -> None:
 
     def ack_deny_modal(ack: Ack, view: dict[str, Any]) -> None:
         if not review_cards.modal_reason(view).strip():
-            ack(response_action="errors",
-                errors={review_cards.REASON_BLOCK: "Give the requester a reason."})
+            ack(
+                response_action="errors",
+                errors={review_cards.REASON_BLOCK: "Give the requester a reason."},
+            )
         else:
             ack()
 
@@ -121,14 +126,25 @@ def register(app: App, services: Any) -> None:
         if service is None or ref is None:
             return _tell(respond, "This button no longer works; ask a Redline admin.")
         if ref.text is None:
-            return _tell(respond, "This request is too long to send for review from here; "
-                         "ask a Redline admin to look at it.")
+            return _tell(
+                respond,
+                "This request is too long to send for review from here; "
+                "ask a Redline admin to look at it.",
+            )
         try:
-            result = service.appeal(Appeal(
-                request_id=ref.request_id, user=ref.user, channel=ref.channel,
-                thread_ts=ref.thread_ts, text=ref.text, category=ref.category, team=ref.team,
-                profile=ref.profile,
-            ), user)
+            result = service.appeal(
+                Appeal(
+                    request_id=ref.request_id,
+                    user=ref.user,
+                    channel=ref.channel,
+                    thread_ts=ref.thread_ts,
+                    text=ref.text,
+                    category=ref.category,
+                    team=ref.team,
+                    profile=ref.profile,
+                ),
+                user,
+            )
         except Exception as exc:
             log.error("appeal failed: %s", type(exc).__name__)
             return _tell(respond, FAILED_TEXT)
@@ -176,8 +192,11 @@ def _ephemeral(client: WebClient, result: ActionResult, user: str) -> None:
 def _mark_appealed(client: WebClient, body: Mapping[str, Any], result: ActionResult) -> None:
     """Replace the refusal's button with a note, so it is not pressed twice."""
     message = body.get("message") or {}
-    channel = str((body.get("channel") or {}).get("id") or
-                  (body.get("container") or {}).get("channel_id") or "")
+    channel = str(
+        (body.get("channel") or {}).get("id")
+        or (body.get("container") or {}).get("channel_id")
+        or ""
+    )
     ts = str(message.get("ts") or (body.get("container") or {}).get("message_ts") or "")
     if not (channel and ts):
         return
@@ -186,7 +205,9 @@ def _mark_appealed(client: WebClient, body: Mapping[str, Any], result: ActionRes
         note += f" (review {result.item.id})"
     try:
         client.chat_update(
-            channel=channel, ts=ts, text=str(message.get("text") or note),
+            channel=channel,
+            ts=ts,
+            text=str(message.get("text") or note),
             blocks=review_cards.appeal_done(list(message.get("blocks") or []), note),
         )
     except Exception as exc:
