@@ -401,9 +401,12 @@ class ReviewService:
 
 
 class ApprovedCategoryEngine:
-    """Wraps the policy engine for the answer to an approved request: an answer whose
-    decision is `review` in exactly the approved category is let through; every other
-    decision (a refusal, a hard limit, review in another category) stands."""
+    """Wraps the policy engine for the answer to an approved request.
+
+    A reviewer approved this request in this restricted category (held for review, or
+    refused and appealed), so an answer in exactly that category is what they approved
+    and is let through. Every other finding stands: a hard limit, another category, an
+    engine error."""
 
     def __init__(self, engine: Engine, category: str) -> None:
         self._engine = engine
@@ -419,7 +422,7 @@ class ApprovedCategoryEngine:
     ) -> Verdict:
         verdict = self._engine.decide(text, kind=kind, profile=profile, channel=channel,
                                       context=context)
-        if (verdict.decision == "review" and verdict.category == self._category
+        if (verdict.decision != "allow" and verdict.category == self._category
                 and not verdict.hard_limit and verdict.stage != "error"):
             return replace(verdict, decision="allow", reason="")
         return verdict
