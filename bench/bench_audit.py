@@ -17,6 +17,7 @@ percentiles are printed next to the baseline's).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -142,6 +143,23 @@ def bench_latency(
     return requests, audits
 
 
+def fsync_probe(directory: Path, n: int = 200) -> tuple[float, float]:
+    """p50/p99 of one 4 KiB write + fdatasync here: the floor under any durable commit."""
+    path = directory / "fsync-probe"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    times = []
+    try:
+        for i in range(n):
+            os.pwrite(fd, b"x" * 4096, (i % 16) * 4096)
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return pct(times, 50), pct(times, 99)
+
+
 def populate(store: Store, n: int, batch: int = 20_000) -> float:
     """Append n records quickly (large transactions straight onto the chain)."""
     started = time.perf_counter()
@@ -181,6 +199,9 @@ def main() -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     verify_on = {b.strip() for b in args.verify_backends.split(",") if b.strip()}
     with tempfile.TemporaryDirectory() as tmp:
+        f50, f99 = fsync_probe(Path(tmp))
+        print(f"disk: fdatasync p50 {f50:.2f} ms, p99 {f99:.2f} ms; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         for name in backends:
             be = Backend(name, args.pg_url, Path(tmp), args.sqlite_sync)
             try:
