@@ -8,6 +8,9 @@ The rules (documented in the README's "Models" section):
   sleeps and Retry-After waits — so the caller has text or a ModelError within 60 s of the
   call even in the worst case. Each attempt's timeouts are clipped to what is left of it
   and no sleep runs past it.
+- Up to `max_attempts` (4) attempts, separated by exponential backoff with jitter
+  (`backoff_base_s` doubling up to `backoff_max_s`), or by the provider's Retry-After when
+  that is longer.
 - `stream_max_s` (180 s) bounds a whole streamed answer, so a stream that trickles a byte
   now and then cannot hold a Slack thread forever. Non-streamed answers must arrive whole
   within `budget_s`.
@@ -38,7 +41,14 @@ class CallLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CallLimits:
-        return cls(timeout_s=settings.llm_timeout_s)
+        # Backoff scales with the timeout (0.5 s .. 8 s at the default 30 s): a deployment
+        # with a short timeout expects a fast model and should not wait seconds to retry.
+        timeout = settings.llm_timeout_s
+        return cls(
+            timeout_s=timeout,
+            backoff_base_s=min(0.5, timeout / 10),
+            backoff_max_s=min(8.0, timeout),
+        )
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Sleep before attempt `attempt + 1` (attempt counts from 1): exponential, equal jitter."""

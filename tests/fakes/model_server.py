@@ -58,6 +58,13 @@ e.g. ``"overloaded_error"``, after the chunks instead of the normal end); ``writ
 multi-byte UTF-8 characters are split across TCP writes). A non-2xx ``status`` without a
 ``body`` gets the provider's usual JSON error body.
 
+Recipes: rate limited then fine ``script(Reply(status=429, headers={"Retry-After": "1"}))``;
+always failing ``always(Reply(status=500))``; a model that never answers
+``Reply(delay_first_byte=3600)`` (handlers wake up when the server stops); a stream that
+stops mid-answer ``Reply(chunks=["Partial", " answer"], stall_after=1)``; an HTML error
+page ``Reply(status=502, body="<html>Bad Gateway</html>")``; a judge answering JSON
+``responder = lambda req: Reply(text='{"decision": "allow"}')``.
+
 Every request (model endpoints or not) is recorded before it is answered in
 ``fake.requests`` (``RecordedRequest``: method, path, headers with lower-case names, raw
 body, parsed ``json``, ``stream``, ``messages``, ``system``, ``last_user_text``,

@@ -173,6 +173,9 @@ def test_backoff_grows_and_stays_bounded() -> None:
 
 
 def test_limits_from_settings() -> None:
-    limits = CallLimits.from_settings(Settings(llm_timeout_s=12))
-    assert limits.timeout_s == 12
+    limits = CallLimits.from_settings(Settings(llm_timeout_s=30))
+    assert limits.timeout_s == 30
     assert limits.budget_s <= 60 - 1  # the user hears back within 60 s
+    assert (limits.backoff_base_s, limits.backoff_max_s) == (0.5, 8.0)
+    quick = CallLimits.from_settings(Settings(llm_timeout_s=0.5))
+    assert quick.backoff_base_s == 0.05 and quick.backoff_max_s == 0.5
