@@ -285,7 +285,9 @@ class AuditLog:
         started = time.perf_counter()
         cols = [audit_log.c[f] for f in CONTENT_FIELDS] + [
             audit_log.c.prev_hash, audit_log.c.hash]
-        with self._db.read("verifying the audit log", stream_results=True,
+        # one snapshot for head, checkpoints and rows (REPEATABLE READ on PostgreSQL; a
+        # SQLite read transaction is one snapshot), so writers during verify don't count
+        with self._db.read("verifying the audit log", snapshot=True, stream_results=True,
                            yield_per=VERIFY_BATCH) as conn:
             head_seq, head_hash = conn.execute(
                 select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)

@@ -141,7 +141,10 @@ class Database:
         return safe_url(self.url)
 
     @contextlib.contextmanager
-    def read(self, what: str, **options: object) -> Iterator[Connection]:
+    def read(self, what: str, snapshot: bool = False, **options: object) -> Iterator[Connection]:
+        """A read transaction. snapshot=True: every statement sees the same snapshot."""
+        if snapshot and self.dialect == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"
         with guarded(what, self.url), self.engine.connect() as conn:
             if options:
                 conn = conn.execution_options(**options)

@@ -323,3 +323,27 @@ def test_queries_and_stats(store: Store) -> None:
     assert stats.by_category_decision[("malware", "refuse")] == 1
     assert stats.by_category_decision[("none", "allow")] == 2
     assert stats.busiest_channels == (("C1", 3), ("C2", 1))
+
+
+def test_verify_while_writers_append(store: Store) -> None:
+    """Verify sees one consistent snapshot even as the chain grows under it."""
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            store.record(entry(i))
+            i += 1
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        results = [store.verify() for _ in range(15)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+    assert results[-1].checked > 0
+    assert store.verify().ok
