@@ -140,7 +140,8 @@ class HttpChatClient:
     def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
         """Text deltas as they arrive. With LLM_STREAM=false, the whole answer in one piece."""
         if not self._settings.llm_stream:
-            yield self.complete(messages)
+            if text := self.complete(messages):
+                yield text
             return
         payload = self._payload(messages, stream=True)
         started = time.monotonic()
@@ -154,7 +155,8 @@ class HttpChatClient:
                     ctype = response.headers.get("content-type", "").lower()
                     if "json" in ctype:  # a server that ignored "stream": true
                         body = self._read_json(response, phase, started, MAX_BODY_BYTES)
-                        yield self._checked(self._parse_complete, body)
+                        if text := self._checked(self._parse_complete, body):
+                            yield text
                         return
                     if "html" in ctype:
                         raise bad_response_error(f"HTML page instead of a stream ({ctype})")
