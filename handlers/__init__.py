@@ -11,13 +11,17 @@ from typing import Any
 
 from slack_bolt import App
 
-from handlers import agent, ask, home, mentions, messages, redline
+from handlers import admin, agent, ask, home, mentions, messages, redline, review
 
 
 def register(app: App, services: Any) -> None:
     # The agent view first: its middleware claims DM thread messages of assistant threads
     # before the generic message listener sees them.
     agent.register(app, services)
+    # Admin subcommands (audit, stats, review, profile set) before the general /redline
+    # listener: Bolt runs the first listener whose matchers pass.
+    admin.register(app, services)
+    review.register(app, services)
     ask.register(app, services)
     redline.register(app, services)
     mentions.register(app, services)

@@ -1,4 +1,5 @@
-"""App Home: a short page on what Redline is and how to use it."""
+"""App Home: the policy, the user's own recent decisions; for admins the review queue and
+today's figures (built by the admin surface, `handlers.admin.publish_home`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.slack import blocks
+from handlers.admin import publish_home as publish_admin_home
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +21,6 @@ def register(app: App, services: Any) -> None:
     def publish_home(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
-        try:
-            view = blocks.home_view(str(services.settings.profile))
-            client.views_publish(user_id=event["user"], view=view)
-        except Exception as exc:
-            log.warning("views.publish failed: %s", type(exc).__name__)
+        publish_admin_home(services, client, str(event["user"]))  # never raises
 
     app.event("app_home_opened")(ack=ack_home, lazy=[publish_home])

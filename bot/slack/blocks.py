@@ -87,7 +87,7 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     pieces: list[str] = []
     rest = text
     while rest:
-        cut = _cut_point(rest, limit)
+        cut = max(1, _cut_point(rest, limit))  # always progress, even with a tiny limit
         pieces.append(rest[:cut])
         rest = rest[cut:]
     return pieces
@@ -177,7 +177,7 @@ def refusal_message(
     blocks: list[Block] = [section(head), section(_quote(reason)[:SECTION_LIMIT])]
     footer = f"policy {escape(verdict.policy_version[:12])}"
     if appealable:
-        footer += " · if you think this is a mistake, ask a Redline admin to review it"
+        footer += " · if you think this is a mistake, you can request a human review"
     blocks.append(context(footer))
     plain = f"I can't help with this {what} ({verdict.category or 'policy'}): {reason}"
     return Message(text=plain[:TEXT_LIMIT], blocks=tuple(blocks))
@@ -300,19 +300,3 @@ def profile_message(channel: str, profile: str, default: str) -> Message:
     note = "the workspace default" if profile == default else f"overrides the default `{default}`"
     text = f"This channel uses the `{escape(profile)}` policy profile ({note})."
     return Message(text=text, blocks=(section(text),))
-
-
-def home_view(profile: str) -> dict[str, Any]:
-    return {
-        "type": "home",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "Redline"}},
-            section(
-                "An AI assistant behind this workspace's usage policy, enforced in code. "
-                "Every request and every answer gets a policy decision: allow, hold for "
-                "human review, or refuse."
-            ),
-            section(HELP_TEXT),
-            context(f"default profile: `{escape(profile)}`"),
-        ],
-    }

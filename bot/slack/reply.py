@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.slack import blocks
 from bot.slack.blocks import Message
-from bot.types import Verdict
+from bot.types import Request, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class SlackReplySink:
         min_interval_s: float = 1.0,
         frames: WebClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        request: Request | None = None,
     ) -> None:
         self.client = client
         self.channel = channel
@@ -80,11 +81,18 @@ class SlackReplySink:
         self._backoff_until = float("-inf")
         self._closed = False
         self.posted: list[str] = []  # ts of every message this sink posted, in order
+        # The request being answered: an appealable refusal carries it in its button.
+        self.request = request
 
     # --- ReplySink -------------------------------------------------------------------
 
     def refused(self, verdict: Verdict, appealable: bool) -> None:
-        self._final(blocks.refusal_message(verdict, appealable, self._titles))
+        message = blocks.refusal_message(verdict, appealable, self._titles)
+        if appealable and self.request is not None:
+            from bot.slack.review_cards import with_appeal_button
+
+            message = with_appeal_button(message, verdict, self.request)
+        self._final(message)
 
     def held(self, verdict: Verdict, review_id: str) -> None:
         self._final(blocks.held_message(verdict, review_id, self._titles))

@@ -103,6 +103,7 @@ def new_request_id(prefix: str) -> str:
 
 def answer(services: Any, request: Request, sink: SlackReplySink) -> None:
     """Run the ask flow; never raise. On an unexpected error the thread gets a message."""
+    sink.request = request
     try:
         services.ask.handle(request, sink)
     except Exception as exc:

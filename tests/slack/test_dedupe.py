@@ -1,0 +1,61 @@
+"""Event claims: first delivery wins, under concurrency and across the TTL."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+from bot.slack.dedupe import MemoryEventClaims, claims_for
+
+
+def test_claim_once() -> None:
+    claims = MemoryEventClaims()
+    assert claims.claim("Ev1") is True
+    assert claims.claim("Ev1") is False
+    assert claims.claim("Ev2") is True
+
+
+def test_claims_expire_after_ttl_and_are_bounded() -> None:
+    now = [0.0]
+    claims = MemoryEventClaims(ttl_s=10, max_keys=3, clock=lambda: now[0])
+    assert claims.claim("a")
+    now[0] = 11
+    assert claims.claim("a")  # expired: a new delivery window
+    for key in ("b", "c", "d"):
+        assert claims.claim(key)
+    assert claims.claim("a")  # evicted as the oldest once over max_keys
+
+
+def test_concurrent_deliveries_only_one_wins() -> None:
+    claims = MemoryEventClaims()
+    wins: list[bool] = []
+    barrier = threading.Barrier(16)
+
+    def deliver() -> None:
+        barrier.wait()
+        wins.append(claims.claim("EvSame"))
+
+    threads = [threading.Thread(target=deliver) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+
+
+def test_store_claims_used_when_present_and_memory_if_the_store_fails() -> None:
+    seen: set[str] = set()
+
+    def claim_event(key: str) -> bool:
+        if key == "boom":
+            raise RuntimeError("database is down")
+        first = key not in seen
+        seen.add(key)
+        return first
+
+    claims = claims_for(SimpleNamespace(store=SimpleNamespace(claim_event=claim_event)))
+    assert claims.claim("k") and not claims.claim("k")
+    assert "k" in seen
+    assert claims.claim("boom") is True  # falls back to memory...
+    assert claims.claim("boom") is False  # ...which still dedupes
+    assert isinstance(claims_for(SimpleNamespace(store=None)), MemoryEventClaims)
