@@ -347,3 +347,22 @@ def test_verify_while_writers_append(store: Store) -> None:
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
     assert results[-1].checked > 0
     assert store.verify().ok
+
+
+def test_cli_purge(
+    store: Store, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fill(store, 6)  # dated T0, long before "now"
+    store.record(entry(100))  # now
+    monkeypatch.setenv("DATABASE_URL", make_settings().database_url)
+    monkeypatch.setenv("REDLINE_RETENTION_DAYS", "0")
+    assert main(["--env-file", "/nonexistent", "audit", "purge"]) == 0
+    assert "nothing purged" in capsys.readouterr().out
+    monkeypatch.setenv("REDLINE_RETENTION_DAYS", "30")
+    assert main(["--env-file", "/nonexistent", "audit", "purge"]) == 0
+    assert "purged 6 records older than 30 days; checkpoint written" in capsys.readouterr().out
+    result = store.verify()
+    assert result.ok and result.first_seq == 7 and result.checked == 2
+    assert main(["--env-file", "/nonexistent", "audit", "verify"]) == 0
+    assert "earlier ones purged" in capsys.readouterr().out
