@@ -30,6 +30,8 @@ from bot.store.errors import StoreUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 5
+PG_TCP_USER_TIMEOUT_MS = 15_000
+PG_LOCK_TIMEOUT_MS = 10_000
 
 
 def normalize_url(raw: str) -> URL:
@@ -56,10 +58,19 @@ def create_engine(raw_url: str) -> Engine:
     url = normalize_url(raw_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    connect_args: dict[str, object] = {}
-    if "connect_timeout" not in url.query:
-        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
-    return _create_engine(
+    # Bound every wait, so a request fails closed instead of hanging: connecting, a
+    # peer that vanished without a reset (TCP user timeout, keepalives), a lock held by
+    # a stuck session (lock_timeout, set per connection below).
+    defaults: dict[str, object] = {
+        "connect_timeout": PG_CONNECT_TIMEOUT_S,
+        "tcp_user_timeout": PG_TCP_USER_TIMEOUT_MS,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+    }
+    connect_args = {k: v for k, v in defaults.items() if k not in url.query}
+    engine = _create_engine(
         url,
         pool_pre_ping=True,
         pool_size=10,
@@ -67,6 +78,15 @@ def create_engine(raw_url: str) -> Engine:
         pool_timeout=10,
         connect_args=connect_args,
     )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"SET lock_timeout = '{PG_LOCK_TIMEOUT_MS}ms'")
+        cur.close()
+        dbapi_conn.commit()
+
+    return engine
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -90,6 +91,22 @@ def test_postgresql_down_mid_run_fails_closed_then_recovers() -> None:
             with pytest.raises(StoreUnavailable) as err:
                 call()
             assert "\n" not in str(err.value)
+        # concurrent writers grouped into one failing commit: each one gets the error
+        outcomes: list[str] = []
+
+        def write(i: int) -> None:
+            try:
+                store.record(entry(100 + i))
+                outcomes.append("written")
+            except StoreUnavailable:
+                outcomes.append("unavailable")
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert outcomes == ["unavailable"] * 20
         proxy.up()
         # no restart: the pool notices dead connections (pre-ping) and reconnects
         assert store.ping()
