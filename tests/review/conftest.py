@@ -129,6 +129,7 @@ def wired_register(original: Callable[[App, Any], None]) -> Callable[[App, Any],
         app.event("app_home_opened")(ack=ack_home, lazy=[publish])
         original(app, services)
 
+    register.review_wired = True  # type: ignore[attr-defined]
     return register
 
 
@@ -297,7 +298,8 @@ def start_redline(slack: FakeSlack, model: FakeModelServer, db_path: Path,
     services = build_services(settings)
     clock = Clock()
     reviews = wire_services(services, clock)
-    monkeypatch.setattr(handlers, "register", wired_register(handlers.register))
+    if not getattr(handlers.register, "review_wired", False):  # once, even across restarts
+        monkeypatch.setattr(handlers, "register", wired_register(handlers.register))
     monkeypatch.setattr(SlackReplySink, "refused", refused_with_appeal)
     app = build_app(settings, services)
     server = create_http_server(app, settings, host="127.0.0.1", port=0)

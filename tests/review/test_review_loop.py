@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from bot.slack import review_cards
-from tests.fakes.slack_api import all_text
+from tests.fakes.model_server import FakeModelServer
+from tests.fakes.slack_api import FakeSlack, all_text
 from tests.review.conftest import (
     ADMIN,
     ADMIN2,
@@ -19,6 +23,8 @@ from tests.review.conftest import (
     REVIEW_TEXT,
     Redline,
     action_value,
+    start_redline,
+    stop_redline,
 )
 
 
@@ -248,4 +254,29 @@ def test_card_says_nothing_when_no_review_channel_but_item_is_queued(
     pending = redline.reviews._store.pending_reviews()
     assert len(pending) == 1
     assert len(redline.audit("card_failed")) == 1
-    assert CHANNEL == pending[0].channel
+    assert pending[0].channel == CHANNEL
+
+
+def test_a_pending_review_survives_a_restart(
+    redline: Redline, fake_slack: FakeSlack, fake_model: FakeModelServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    thread, card = held(redline)
+    redline.settle()
+    redline.http.close()
+    redline.services.close()  # the first process goes away; its database file stays
+    again, server, t = start_redline(fake_slack, fake_model, tmp_path / "redline.db",
+                                     monkeypatch)
+    try:
+        approve(again, card, ADMIN)
+        assert again.wait(lambda: f"You said: {REVIEW_TEXT}" in again.thread_text(thread))
+        assert f"Approved* by <@{ADMIN}>" in all_text(current(again, card))
+    finally:
+        stop_redline(again, server, t)
+
+
+def test_reviewer_group_members_may_list_the_queue(redline: Redline) -> None:
+    held(redline)
+    redline.slash("/redline", "review", user=MEMBER)
+    assert redline.wait(lambda: bool(redline.responses("cmd")))
+    assert "Pending reviews (1)" in all_text(redline.responses("cmd")[0])
