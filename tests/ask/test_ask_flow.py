@@ -181,10 +181,13 @@ def test_streamed_answer_turning_violating_is_never_shown(fake, engine):
 
 
 def test_stream_only_releases_checked_text_minus_holdback(fake, engine):
-    text = "word " * 200
+    text = (
+        "Sourdough needs a lively starter, flour, water and salt. Mix, rest for an hour, "
+        "then fold the dough every half hour until it is smooth and airy. "
+    ) * 6
     fake.script(Reply(chunks=[text[i : i + 25] for i in range(0, len(text), 25)]))
     sink = RecordingSink()
-    make_flow(fake, engine).handle(ask("say word a lot"), sink)
+    make_flow(fake, engine).handle(ask("how do I bake sourdough?"), sink)
     updates = [v for k, v in sink.events if k == "update"]
     assert updates, "expected progressive updates"
     assert all(len(u) <= len(text) - STREAM_HOLDBACK_CHARS for u in updates)
