@@ -63,8 +63,12 @@ class AuditFilter:
         return ", ".join(parts) or "all records"
 
     def to_value(self) -> dict[str, Any]:
-        return {"u": self.user, "c": self.category,
-                "s": self.since.isoformat() if self.since else None, "o": self.offset}
+        return {
+            "u": self.user,
+            "c": self.category,
+            "s": self.since.isoformat() if self.since else None,
+            "o": self.offset,
+        }
 
     @classmethod
     def from_value(cls, d: dict[str, Any]) -> AuditFilter:
@@ -127,8 +131,13 @@ def parse_since(word: str, now: datetime) -> datetime | None:
     m = _DURATION.match(w)
     if m:
         n, unit = int(m.group(1)), m.group(2)
-        step = {"m": timedelta(minutes=1), "min": timedelta(minutes=1), "h": timedelta(hours=1),
-                "d": timedelta(days=1), "w": timedelta(weeks=1)}[unit]
+        step = {
+            "m": timedelta(minutes=1),
+            "min": timedelta(minutes=1),
+            "h": timedelta(hours=1),
+            "d": timedelta(days=1),
+            "w": timedelta(weeks=1),
+        }[unit]
         return now - n * step
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if w == "today":
@@ -172,8 +181,15 @@ class AdminService:
     def is_admin(self, user: str) -> bool:
         return bool(user) and user in self._settings.admins
 
-    def require(self, actor: str, sub: str, *, team: str = "", channel: str = "",
-                reviewers_too: bool = False) -> None:
+    def require(
+        self,
+        actor: str,
+        sub: str,
+        *,
+        team: str = "",
+        channel: str = "",
+        reviewers_too: bool = False,
+    ) -> None:
         """Raise NotAllowed (after auditing the attempt) unless `actor` is an admin
         (or, with reviewers_too, a reviewer)."""
         if self.is_admin(actor):
@@ -181,10 +197,18 @@ class AdminService:
         if reviewers_too and self._is_reviewer is not None and self._is_reviewer(actor):
             return
         try:
-            self._record(AuditEntry(
-                action="admin", request_id="", team=team, channel=channel, user=actor,
-                profile="", decision="denied_access", detail=f"/redline {sub} by a non-admin",
-            ))
+            self._record(
+                AuditEntry(
+                    action="admin",
+                    request_id="",
+                    team=team,
+                    channel=channel,
+                    user=actor,
+                    profile="",
+                    decision="denied_access",
+                    detail=f"/redline {sub} by a non-admin",
+                )
+            )
         except Exception as exc:  # still not allowed; the log keeps the trace
             log.error("could not audit a refused /redline %s: %s", sub, type(exc).__name__)
         raise NotAllowed(NOT_ALLOWED_MESSAGE.format(sub=sub))
@@ -212,16 +236,25 @@ class AdminService:
                 )
         return AuditFilter(user, category, since)
 
-    def audit(self, actor: str, flt: AuditFilter, *, team: str = "",
-              channel: str = "") -> AuditPage:
+    def audit(
+        self, actor: str, flt: AuditFilter, *, team: str = "", channel: str = ""
+    ) -> AuditPage:
         self.require(actor, "audit", team=team, channel=channel)
         store = self._need_store()
         # Recorded before reading: a query that cannot be audited is not answered.
-        self._record(AuditEntry(
-            action="admin", request_id="", team=team, channel=channel, user=actor, profile="",
-            decision="audit_query", category=flt.category,
-            detail=f"audit query: {flt.describe()} offset {flt.offset}",
-        ))
+        self._record(
+            AuditEntry(
+                action="admin",
+                request_id="",
+                team=team,
+                channel=channel,
+                user=actor,
+                profile="",
+                decision="audit_query",
+                category=flt.category,
+                detail=f"audit query: {flt.describe()} offset {flt.offset}",
+            )
+        )
         records = store.query_audit(flt.user, flt.category, flt.since, PAGE_SIZE, flt.offset)
         total = store.count_audit(flt.user, flt.category, flt.since)
         return AuditPage(flt, tuple(records), total)
@@ -234,8 +267,10 @@ class AdminService:
         if args.strip():
             since = parse_since(args.strip(), self._clock())
             if since is None:
-                raise AdminUsageError("Usage: `/redline stats [since]`; since is e.g. `24h`, "
-                                      "`7d`, `today` or `2026-11-01`.")
+                raise AdminUsageError(
+                    "Usage: `/redline stats [since]`; since is e.g. `24h`, "
+                    "`7d`, `today` or `2026-11-01`."
+                )
         return self._need_store().stats(since)
 
     # -- /redline review ------------------------------------------------------------------
@@ -246,13 +281,17 @@ class AdminService:
 
     # -- /redline profile set ---------------------------------------------------------------
 
-    def set_profile(self, actor: str, args: str, *, current_channel: str,
-                    team: str = "") -> ProfileChange:
+    def set_profile(
+        self, actor: str, args: str, *, current_channel: str, team: str = ""
+    ) -> ProfileChange:
         """`<profile> [#channel]`; `default` clears the channel's override."""
         self.require(actor, "profile set", team=team, channel=current_channel)
         words = args.split()
-        usage = ("Usage: `/redline profile set <profile> [#channel]`; profiles: "
-                 + ", ".join(f"`{p}`" for p in self.profiles()) + ", or `default` to clear.")
+        usage = (
+            "Usage: `/redline profile set <profile> [#channel]`; profiles: "
+            + ", ".join(f"`{p}`" for p in self.profiles())
+            + ", or `default` to clear."
+        )
         if not words or len(words) > 2:
             raise AdminUsageError(usage)
         profile = words[0].strip().lower()
@@ -264,7 +303,8 @@ class AdminService:
             if parsed is None:
                 raise AdminUsageError(
                     f"`{words[1]}` is not a channel. Pick it as #channel (Slack sends it as "
-                    "<#C…>) or give its id. " + usage)
+                    "<#C…>) or give its id. " + usage
+                )
             channel = parsed
         if not channel:
             raise AdminUsageError("No channel to set the profile for. " + usage)
@@ -286,8 +326,13 @@ class AdminService:
         policy = self._engine.policy
         profile = profile if profile in policy.profiles else policy.default_profile
         lines = tuple(
-            CategoryLine(c.id, c.title, " ".join(str(c.description).split()), bool(c.hard),
-                         c.decision(profile))
+            CategoryLine(
+                c.id,
+                c.title,
+                " ".join(str(c.description).split()),
+                bool(c.hard),
+                c.decision(profile),
+            )
             for c in sorted(policy.categories, key=lambda c: not c.hard)
         )
         store = self._store
@@ -306,10 +351,16 @@ class AdminService:
         except StoreError as exc:  # the policy part still shows
             log.warning("App Home without store data: %s", exc)
         return HomeData(
-            user=user, is_admin=admin, profile=profile,
+            user=user,
+            is_admin=admin,
+            profile=profile,
             profile_description=str(policy.profiles.get(profile, "")),
-            policy_version=str(policy.version), categories=lines, recent=tuple(recent),
-            pending=tuple(pending), today=today, channel_profiles=overrides,
+            policy_version=str(policy.version),
+            categories=lines,
+            recent=tuple(recent),
+            pending=tuple(pending),
+            today=today,
+            channel_profiles=overrides,
         )
 
     # -- helpers ----------------------------------------------------------------------------
@@ -324,15 +375,18 @@ class AdminService:
         return [p for p in self._engine.policy.profiles if p in PROFILES]
 
     def _restricted(self, profile: str) -> tuple[tuple[str, str], ...]:
-        return tuple((c.id, c.decision(profile)) for c in self._engine.policy.categories
-                     if not c.hard)
+        return tuple(
+            (c.id, c.decision(profile)) for c in self._engine.policy.categories if not c.hard
+        )
 
     def _check_hard_limits(self, profile: str) -> None:
         for cat in self._engine.policy.categories:
             if cat.hard and cat.decision(profile) != "refuse":
                 # Cannot happen with a validated policy; refuse rather than relax a limit.
-                raise AdminUsageError(f"Profile `{profile}` would relax the hard limit "
-                                      f"`{cat.id}`; refusing to apply it.")
+                raise AdminUsageError(
+                    f"Profile `{profile}` would relax the hard limit "
+                    f"`{cat.id}`; refusing to apply it."
+                )
 
     def _file_profile(self, channel: str) -> str:
         try:

@@ -167,10 +167,18 @@ class ReviewService:
         """Queue the request and post its card. A store failure raises: the ask flow then
         tells the user it failed, and nothing reaches the model."""
         item = self._store.create_review(
-            request_id=request.request_id, team=request.team, channel=request.channel,
-            thread_ts=request.thread_ts, user=request.user, text=request.text,
-            category=verdict.category, evidence=verdict.evidence, summary=verdict.reason,
-            profile=verdict.profile, policy_version=verdict.policy_version, now=self._clock(),
+            request_id=request.request_id,
+            team=request.team,
+            channel=request.channel,
+            thread_ts=request.thread_ts,
+            user=request.user,
+            text=request.text,
+            category=verdict.category,
+            evidence=verdict.evidence,
+            summary=verdict.reason,
+            profile=verdict.profile,
+            policy_version=verdict.policy_version,
+            now=self._clock(),
         )
         self._post_card(item)
         return item.id
@@ -196,8 +204,9 @@ class ReviewService:
         self._notify(self._update_card, item)
         self._notify(self._tell, item, "approved")
         self._answer(item)
-        return ActionResult("approved", "Approved; the answer is being posted in the "
-                            "requester's thread.", item)
+        return ActionResult(
+            "approved", "Approved; the answer is being posted in the requester's thread.", item
+        )
 
     def deny(self, review_id: str, reviewer: str, reason: str) -> ActionResult:
         """Deny with a reason; the requester is told why. The model is never called."""
@@ -243,46 +252,78 @@ class ReviewService:
         """Send a restricted-category refusal to the queue. Re-checked here, whatever the
         button said: only the requester may ask, and a hard limit is never queued."""
         if actor != appeal.user:
-            self._audit_quietly(AuditEntry(
-                action="review", request_id=appeal.request_id, team=appeal.team,
-                channel=appeal.channel, user=actor, profile=appeal.profile,
-                decision="denied_access", category=appeal.category,
-                detail=f"appeal by {actor}, not the requester",
-            ))
+            self._audit_quietly(
+                AuditEntry(
+                    action="review",
+                    request_id=appeal.request_id,
+                    team=appeal.team,
+                    channel=appeal.channel,
+                    user=actor,
+                    profile=appeal.profile,
+                    decision="denied_access",
+                    category=appeal.category,
+                    detail=f"appeal by {actor}, not the requester",
+                )
+            )
             return ActionResult("not_allowed", NOT_REQUESTER_MESSAGE)
         if self.ask is None:
             return ActionResult("unavailable", UNAVAILABLE_MESSAGE)
         verdict = self.ask.check(appeal.text, appeal.channel)
         if verdict.hard_limit or verdict.stage == "error" or appeal.category in HARD_LIMIT_IDS:
-            self._audit_quietly(AuditEntry(
-                action="review", request_id=appeal.request_id, team=appeal.team,
-                channel=appeal.channel, user=actor, profile=verdict.profile,
-                decision="appeal_refused", category=verdict.category or appeal.category,
-                policy_version=verdict.policy_version, detail="hard limit: not appealable",
-            ))
+            self._audit_quietly(
+                AuditEntry(
+                    action="review",
+                    request_id=appeal.request_id,
+                    team=appeal.team,
+                    channel=appeal.channel,
+                    user=actor,
+                    profile=verdict.profile,
+                    decision="appeal_refused",
+                    category=verdict.category or appeal.category,
+                    policy_version=verdict.policy_version,
+                    detail="hard limit: not appealable",
+                )
+            )
             return ActionResult("hard_limit", HARD_LIMIT_MESSAGE)
         try:
             if not self._store.claim_event(f"appeal:{appeal.request_id}"):
                 return ActionResult("duplicate", "A review of this request was already requested.")
             item = self._store.create_review(
-                request_id=appeal.request_id, team=appeal.team, channel=appeal.channel,
-                thread_ts=appeal.thread_ts, user=appeal.user, text=appeal.text,
-                category=verdict.category or appeal.category, evidence=verdict.evidence,
+                request_id=appeal.request_id,
+                team=appeal.team,
+                channel=appeal.channel,
+                thread_ts=appeal.thread_ts,
+                user=appeal.user,
+                text=appeal.text,
+                category=verdict.category or appeal.category,
+                evidence=verdict.evidence,
                 summary=f"Appeal of a refusal. {verdict.reason}".strip(),
-                profile=verdict.profile, policy_version=verdict.policy_version, now=self._clock(),
+                profile=verdict.profile,
+                policy_version=verdict.policy_version,
+                now=self._clock(),
             )
-            self._store.record(AuditEntry(
-                action="review", request_id=item.request_id, team=item.team,
-                channel=item.channel, user=actor, profile=item.profile, decision="appealed",
-                category=item.category, policy_version=item.policy_version,
-                detail=f"appeal queued as review {item.id}",
-            ), review_id=item.id)
+            self._store.record(
+                AuditEntry(
+                    action="review",
+                    request_id=item.request_id,
+                    team=item.team,
+                    channel=item.channel,
+                    user=actor,
+                    profile=item.profile,
+                    decision="appealed",
+                    category=item.category,
+                    policy_version=item.policy_version,
+                    detail=f"appeal queued as review {item.id}",
+                ),
+                review_id=item.id,
+            )
         except StoreError as exc:
             log.error("appeal %s failed: %s", appeal.request_id, exc)
             return ActionResult("unavailable", UNAVAILABLE_MESSAGE)
         self._post_card(item)
-        return ActionResult("queued", "Sent to a reviewer. You will hear back in this thread.",
-                            item)
+        return ActionResult(
+            "queued", "Sent to a reviewer. You will hear back in this thread.", item
+        )
 
     # -- expiry -----------------------------------------------------------------------------
 
@@ -306,13 +347,20 @@ class ReviewService:
         item = None
         with contextlib.suppress(StoreError):
             item = self._store.get_review(review_id)
-        self._audit_quietly(AuditEntry(
-            action="review", request_id=item.request_id if item else "",
-            team=item.team if item else "", channel=item.channel if item else "", user=user,
-            profile=item.profile if item else "", decision="denied_access",
-            category=item.category if item else None,
-            detail=f"{what} review {review_id[:40]} by a non-reviewer",
-        ), review_id=item.id if item else None)
+        self._audit_quietly(
+            AuditEntry(
+                action="review",
+                request_id=item.request_id if item else "",
+                team=item.team if item else "",
+                channel=item.channel if item else "",
+                user=user,
+                profile=item.profile if item else "",
+                decision="denied_access",
+                category=item.category if item else None,
+                detail=f"{what} review {review_id[:40]} by a non-reviewer",
+            ),
+            review_id=item.id if item else None,
+        )
         return ActionResult("not_allowed", NOT_REVIEWER_MESSAGE, item)
 
     def _too_late(self, item: ReviewItem, now: datetime, *, decide: bool = True) -> ActionResult:
@@ -320,27 +368,40 @@ class ReviewService:
             # This very call found it past its time and expired it: nobody told them yet.
             if decide and item.decided_at == now:
                 self.notify_expired([item])
-            return ActionResult("expired", "This request expired before anyone decided; "
-                                "the requester was told.", item)
+            return ActionResult(
+                "expired",
+                "This request expired before anyone decided; the requester was told.",
+                item,
+            )
         who = f"<@{item.decided_by}>" if item.decided_by else "another reviewer"
         # Re-render the card: harmless if the winner already did, a repair if it failed.
         if decide:
             self._notify(self._update_card, item)
-        return ActionResult("already_decided", f"Already {item.status} by {who}; nothing "
-                            "changed.", item)
+        return ActionResult(
+            "already_decided", f"Already {item.status} by {who}; nothing changed.", item
+        )
 
     def _answer(self, item: ReviewItem) -> None:
         if self.ask is None or self._sink_for is None:
             log.error("approved review %s but no ask flow / sink is bound", item.id)
             return
         request = Request(
-            text=item.text, user=item.user, channel=item.channel, team=item.team,
-            source="review", request_id=item.request_id, thread_ts=item.thread_ts,
+            text=item.text,
+            user=item.user,
+            channel=item.channel,
+            team=item.team,
+            source="review",
+            request_id=item.request_id,
+            thread_ts=item.thread_ts,
             extra={"review_id": item.id},
         )
         verdict = Verdict(
-            decision="review", category=item.category, score=0.0, stage="review",
-            reason="", policy_version=item.policy_version,
+            decision="review",
+            category=item.category,
+            score=0.0,
+            stage="review",
+            reason="",
+            policy_version=item.policy_version,
             profile=item.profile or self._settings.profile,
         )
         try:
@@ -358,8 +419,12 @@ class ReviewService:
             return self.ask
         from bot.ask import AskFlow
 
-        return AskFlow(self._settings, ApprovedCategoryEngine(self._engine, category),
-                       self._chat, audit=self._store)
+        return AskFlow(
+            self._settings,
+            ApprovedCategoryEngine(self._engine, category),
+            self._chat,
+            audit=self._store,
+        )
 
     def _post_card(self, item: ReviewItem) -> None:
         if self._notifier is None:
@@ -373,11 +438,20 @@ class ReviewService:
         except Exception as exc:
             log.error("review card for %s not posted: %s", item.id, type(exc).__name__)
         # Still pending (visible in /redline review and App Home); say so in the log.
-        self._audit_quietly(AuditEntry(
-            action="review", request_id=item.request_id, team=item.team, channel=item.channel,
-            user=item.user, profile=item.profile, decision="card_failed",
-            category=item.category, detail="review card could not be posted",
-        ), review_id=item.id)
+        self._audit_quietly(
+            AuditEntry(
+                action="review",
+                request_id=item.request_id,
+                team=item.team,
+                channel=item.channel,
+                user=item.user,
+                profile=item.profile,
+                decision="card_failed",
+                category=item.category,
+                detail="review card could not be posted",
+            ),
+            review_id=item.id,
+        )
 
     def _update_card(self, item: ReviewItem) -> None:
         if self._notifier is not None:
@@ -417,13 +491,23 @@ class ApprovedCategoryEngine:
         return self._engine.policy
 
     def decide(
-        self, text: str, *, kind: Kind = "request", profile: str | None = None,
-        channel: str = "", context: Sequence[str] = (),
+        self,
+        text: str,
+        *,
+        kind: Kind = "request",
+        profile: str | None = None,
+        channel: str = "",
+        context: Sequence[str] = (),
     ) -> Verdict:
-        verdict = self._engine.decide(text, kind=kind, profile=profile, channel=channel,
-                                      context=context)
-        if (verdict.decision != "allow" and verdict.category == self._category
-                and not verdict.hard_limit and verdict.stage != "error"):
+        verdict = self._engine.decide(
+            text, kind=kind, profile=profile, channel=channel, context=context
+        )
+        if (
+            verdict.decision != "allow"
+            and verdict.category == self._category
+            and not verdict.hard_limit
+            and verdict.stage != "error"
+        ):
             return replace(verdict, decision="allow", reason="")
         return verdict
 

@@ -112,10 +112,14 @@ def stats_table(stats: Stats) -> str:
 
 def stats_message(stats: Stats, since_label: str = "") -> Message:
     label = since_label or (
-        f"since {stats.since.strftime('%Y-%m-%d %H:%M')} UTC" if stats.since else "all time")
-    busiest = "\n".join(
-        f"{i}. {_channel(ch)}: {n}" for i, (ch, n) in enumerate(stats.busiest_channels, 1)
-    ) or "_none yet_"
+        f"since {stats.since.strftime('%Y-%m-%d %H:%M')} UTC" if stats.since else "all time"
+    )
+    busiest = (
+        "\n".join(
+            f"{i}. {_channel(ch)}: {n}" for i, (ch, n) in enumerate(stats.busiest_channels, 1)
+        )
+        or "_none yet_"
+    )
     blocks: list[Block] = [
         header("Redline stats"),
         context(escape(label)),
@@ -132,8 +136,7 @@ def stats_message(stats: Stats, since_label: str = "") -> Message:
         section(stats_table(stats)[:SECTION_LIMIT]),
         section(f"*Busiest channels* (requests)\n{busiest}"[:SECTION_LIMIT]),
     ]
-    text = (f"Redline stats ({label}): {stats.requests} requests, "
-            f"{stats.refusal_rate:.1%} refused")
+    text = f"Redline stats ({label}): {stats.requests} requests, {stats.refusal_rate:.1%} refused"
     return Message(text=text, blocks=tuple(blocks))
 
 
@@ -156,9 +159,11 @@ def pending_message(items: Sequence[ReviewItem], titles: Mapping[str, str]) -> M
 
 def profile_changed_message(change: ProfileChange) -> Message:
     lines = "\n".join(f"• `{escape(c)}`: `{escape(d)}`" for c, d in change.decisions)
-    text = (f"{_channel(change.channel)} now uses the `{escape(change.profile)}` profile "
-            f"(was `{escape(change.previous)}`). Restricted categories there:\n{lines}\n"
-            "Hard limits are refused under every profile.")
+    text = (
+        f"{_channel(change.channel)} now uses the `{escape(change.profile)}` profile "
+        f"(was `{escape(change.previous)}`). Restricted categories there:\n{lines}\n"
+        "Hard limits are refused under every profile."
+    )
     return Message(text=text, blocks=(section(text[:SECTION_LIMIT]),))
 
 
@@ -171,18 +176,31 @@ def home_view(data: HomeData, titles: Mapping[str, str] | None = None) -> dict[s
     restricted = [c for c in data.categories if not c.hard]
     blocks: list[Block] = [
         header("Redline"),
-        section("Your team's AI assistant, behind a usage policy enforced in code. Every "
-                "request and every answer gets a decision: *allow*, *hold for human review*, "
-                "or *refuse*. Ask with `/ask`, by mentioning @Redline, or in a DM."),
+        section(
+            "Your team's AI assistant, behind a usage policy enforced in code. Every "
+            "request and every answer gets a decision: *allow*, *hold for human review*, "
+            "or *refuse*. Ask with `/ask`, by mentioning @Redline, or in a DM."
+        ),
         header("Never allowed (hard limits)"),
-        section("\n".join(f"• *{escape(c.title)}*: {escape(_short(c.description))}"
-                          for c in hard)[:SECTION_LIMIT] or "_none_"),
+        section(
+            "\n".join(f"• *{escape(c.title)}*: {escape(_short(c.description))}" for c in hard)[
+                :SECTION_LIMIT
+            ]
+            or "_none_"
+        ),
         header(f"Restricted (profile: {data.profile})"),
-        section("\n".join(f"• *{escape(c.title)}*: {_decision_words(c.decision)}. "
-                          f"{escape(_short(c.description))}" for c in restricted)[:SECTION_LIMIT]
-                or "_none_"),
-        context(f"Everything else is allowed. Active profile `{escape(data.profile)}`: "
-                f"{escape(data.profile_description)} · policy {escape(data.policy_version[:12])}"),
+        section(
+            "\n".join(
+                f"• *{escape(c.title)}*: {_decision_words(c.decision)}. "
+                f"{escape(_short(c.description))}"
+                for c in restricted
+            )[:SECTION_LIMIT]
+            or "_none_"
+        ),
+        context(
+            f"Everything else is allowed. Active profile `{escape(data.profile)}`: "
+            f"{escape(data.profile_description)} · policy {escape(data.policy_version[:12])}"
+        ),
         {"type": "divider"},
         header("Your recent requests"),
     ]
@@ -195,12 +213,17 @@ def home_view(data: HomeData, titles: Mapping[str, str] | None = None) -> dict[s
         if data.today is not None:
             t = data.today
             blocks.append(header("Today"))
-            blocks.append({"type": "section", "fields": [
-                {"type": "mrkdwn", "text": f"*Requests*\n{t.requests}"},
-                {"type": "mrkdwn", "text": f"*Refusal rate*\n{t.refusal_rate:.1%}"},
-                {"type": "mrkdwn", "text": f"*Held for review*\n{t.reviewed}"},
-                {"type": "mrkdwn", "text": f"*Refused*\n{t.refused}"},
-            ]})
+            blocks.append(
+                {
+                    "type": "section",
+                    "fields": [
+                        {"type": "mrkdwn", "text": f"*Requests*\n{t.requests}"},
+                        {"type": "mrkdwn", "text": f"*Refusal rate*\n{t.refusal_rate:.1%}"},
+                        {"type": "mrkdwn", "text": f"*Held for review*\n{t.reviewed}"},
+                        {"type": "mrkdwn", "text": f"*Refused*\n{t.refused}"},
+                    ],
+                }
+            )
         if data.channel_profiles:
             overrides = ", ".join(f"{_channel(c)} `{escape(p)}`" for c, p in data.channel_profiles)
             blocks.append(context(f"Channel profiles: {overrides}"[:SECTION_LIMIT]))
@@ -219,8 +242,9 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 def _decision_words(decision: str) -> str:
-    return {"allow": "allowed", "review": "held for a reviewer",
-            "refuse": "refused"}.get(decision, decision)
+    return {"allow": "allowed", "review": "held for a reviewer", "refuse": "refused"}.get(
+        decision, decision
+    )
 
 
 def _my_line(r: AuditRecord, titles: Mapping[str, str]) -> str:

@@ -77,14 +77,16 @@ def review_card(item: ReviewItem, titles: Mapping[str, str] | None = None) -> Me
     if status is not None:
         blocks.append(status)
     else:
-        blocks.append({
-            "type": "actions",
-            "block_id": f"review:{item.id}",
-            "elements": [
-                _button("Approve", APPROVE_ACTION, item.id, "primary"),
-                _button("Deny…", DENY_ACTION, item.id, "danger"),
-            ],
-        })
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"review:{item.id}",
+                "elements": [
+                    _button("Approve", APPROVE_ACTION, item.id, "primary"),
+                    _button("Deny…", DENY_ACTION, item.id, "danger"),
+                ],
+            }
+        )
         blocks.append(context(f"review `{escape(item.id)}` · expires {_when(item.expires_at)}"))
     text = f"Review {item.status}: {item.category or 'request'} from <@{item.user}>"
     return Message(text=text, blocks=tuple(blocks))
@@ -93,15 +95,20 @@ def review_card(item: ReviewItem, titles: Mapping[str, str] | None = None) -> Me
 def _status_block(item: ReviewItem) -> Block | None:
     when = _when(item.decided_at)
     if item.status == "approved":
-        return section(f":white_check_mark: *Approved* by <@{escape(item.decided_by or '?')}> "
-                       f"{when}. The answer was sent to the requester's thread.")
+        return section(
+            f":white_check_mark: *Approved* by <@{escape(item.decided_by or '?')}> "
+            f"{when}. The answer was sent to the requester's thread."
+        )
     if item.status == "denied":
         reason = f"\n{_quote(item.reason, 500)}" if item.reason else ""
-        return section(f":no_entry: *Denied* by <@{escape(item.decided_by or '?')}> {when}."
-                       f"{reason}")
+        return section(
+            f":no_entry: *Denied* by <@{escape(item.decided_by or '?')}> {when}.{reason}"
+        )
     if item.status == "expired":
-        return section(f":hourglass: *Expired* {when}: no reviewer decided in time. "
-                       "The requester was told; the buttons no longer work.")
+        return section(
+            f":hourglass: *Expired* {when}: no reviewer decided in time. "
+            "The requester was told; the buttons no longer work."
+        )
     return None
 
 
@@ -117,8 +124,9 @@ def _button(label: str, action_id: str, value: str, style: str | None = None) ->
     return button
 
 
-def pending_cards(items: Sequence[ReviewItem], titles: Mapping[str, str] | None = None,
-                  limit: int = 10) -> list[Block]:
+def pending_cards(
+    items: Sequence[ReviewItem], titles: Mapping[str, str] | None = None, limit: int = 10
+) -> list[Block]:
     """Several review cards in one message (`/redline review`, App Home), ≤ 50 blocks."""
     out: list[Block] = []
     for item in items[:limit]:
@@ -174,14 +182,17 @@ def requester_message(item: ReviewItem, outcome: str, ttl_h: float = 24.0) -> Me
         if item.reason:
             text += f"\nReason given:\n{_quote(item.reason, 1000)}"
     elif outcome == "expired":
-        text = (f":hourglass: No reviewer decided on this request within {ttl_h:g} h, so it "
-                "was not answered. You can ask again, or ask a Redline admin.")
+        text = (
+            f":hourglass: No reviewer decided on this request within {ttl_h:g} h, so it "
+            "was not answered. You can ask again, or ask a Redline admin."
+        )
     elif outcome == "appealed":
         text = ":mag: Sent to a reviewer. You will hear back in this thread."
     else:
         text = f"Review update: {escape(outcome)}."
-    return Message(text=text, blocks=(section(text[:SECTION_LIMIT]), context(
-        f"review `{escape(item.id)}`")))
+    return Message(
+        text=text, blocks=(section(text[:SECTION_LIMIT]), context(f"review `{escape(item.id)}`"))
+    )
 
 
 # --- appeal -------------------------------------------------------------------------------
@@ -202,8 +213,16 @@ class AppealRef:
 
 
 def appeal_value(ref: AppealRef) -> str:
-    data = {"r": ref.request_id, "u": ref.user, "ch": ref.channel, "th": ref.thread_ts,
-            "tm": ref.team, "c": ref.category, "p": ref.profile, "t": ref.text}
+    data = {
+        "r": ref.request_id,
+        "u": ref.user,
+        "ch": ref.channel,
+        "th": ref.thread_ts,
+        "tm": ref.team,
+        "c": ref.category,
+        "p": ref.profile,
+        "t": ref.text,
+    }
     value = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     if len(value) > BUTTON_VALUE_LIMIT:
         data["t"] = None
@@ -215,9 +234,13 @@ def parse_appeal(value: str) -> AppealRef | None:
     try:
         d = json.loads(value)
         return AppealRef(
-            request_id=str(d["r"]), user=str(d["u"]), channel=str(d["ch"]),
-            thread_ts=str(d.get("th") or ""), team=str(d.get("tm") or ""),
-            category=str(d["c"]) if d.get("c") else None, profile=str(d.get("p") or ""),
+            request_id=str(d["r"]),
+            user=str(d["u"]),
+            channel=str(d["ch"]),
+            thread_ts=str(d.get("th") or ""),
+            team=str(d.get("tm") or ""),
+            category=str(d["c"]) if d.get("c") else None,
+            profile=str(d.get("p") or ""),
             text=str(d["t"]) if d.get("t") is not None else None,
         )
     except (ValueError, KeyError, TypeError):
@@ -238,9 +261,14 @@ def with_appeal_button(message: Message, verdict: Verdict, request: Request) -> 
     if verdict.hard_limit or not verdict.category or verdict.stage == "error":
         return message
     ref = AppealRef(
-        request_id=request.request_id, user=request.user, channel=request.channel,
-        thread_ts=request.thread_ts, team=request.team, category=verdict.category,
-        profile=verdict.profile, text=request.text,
+        request_id=request.request_id,
+        user=request.user,
+        channel=request.channel,
+        thread_ts=request.thread_ts,
+        team=request.team,
+        category=verdict.category,
+        profile=verdict.profile,
+        text=request.text,
     )
     return Message(text=message.text, blocks=(*message.blocks, appeal_block(ref)))
 

@@ -51,8 +51,11 @@ class SlackReviewNotifier:
     def tell_requester(self, item: ReviewItem, outcome: str) -> None:
         message = review_cards.requester_message(item, outcome, self._ttl_h)
         self._client.chat_postMessage(
-            channel=item.channel, thread_ts=item.thread_ts or None,
-            unfurl_links=False, unfurl_media=False, **message.payload(),
+            channel=item.channel,
+            thread_ts=item.thread_ts or None,
+            unfurl_links=False,
+            unfurl_media=False,
+            **message.payload(),
         )
 
 
@@ -64,7 +67,10 @@ class GroupMembers:
     """
 
     def __init__(
-        self, client: WebClient, group_id: str, ttl_s: float = 60.0,
+        self,
+        client: WebClient,
+        group_id: str,
+        ttl_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
@@ -85,8 +91,9 @@ class GroupMembers:
                 resp = self._client.usergroups_users_list(usergroup=self._group)
                 self._members = frozenset(str(u) for u in resp.get("users") or ())
             except SlackApiError as exc:
-                log.warning("usergroups.users.list %s failed: %s", self._group,
-                            exc.response.get("error"))
+                log.warning(
+                    "usergroups.users.list %s failed: %s", self._group, exc.response.get("error")
+                )
                 self._members = frozenset()
             except Exception as exc:
                 log.warning("usergroups.users.list failed: %s", type(exc).__name__)

@@ -86,10 +86,17 @@ def wire_services(services: Services, clock: Callable[[], datetime]) -> ReviewSe
     """Stand-in for the build_services edit: the ask flow's review queue is a ReviewService."""
     store = services.store
     assert store is not None
-    reviews = ReviewService(services.settings, store, clock=clock, engine=services.engine,
-                            chat=services.chat)
-    ask = AskFlow(services.settings, services.engine, services.chat, audit=store,
-                  reviews=reviews, channel_profiles=store.channel_profile)
+    reviews = ReviewService(
+        services.settings, store, clock=clock, engine=services.engine, chat=services.chat
+    )
+    ask = AskFlow(
+        services.settings,
+        services.engine,
+        services.chat,
+        audit=store,
+        reviews=reviews,
+        channel_profiles=store.channel_profile,
+    )
     reviews.bind(ask=ask)
     services.ask = ask
     services.reviews = reviews  # type: ignore[attr-defined]
@@ -150,34 +157,60 @@ class Redline:
         headers = {"Content-Type": content_type, **sign(self.slack.signing_secret, body)}
         return self.http.post(f"{self.url}/slack/events", content=body.encode(), headers=headers)
 
-    def slash(self, command: str, text: str, *, user: str = ALICE,
-              channel: str = CHANNEL) -> httpx.Response:
+    def slash(
+        self, command: str, text: str, *, user: str = ALICE, channel: str = CHANNEL
+    ) -> httpx.Response:
         name = f"cmd{next(_ids)}"
-        form = slash_body(command, text, response_url=self.slack.response_url(name),
-                          user=user, channel=channel)
+        form = slash_body(
+            command, text, response_url=self.slack.response_url(name), user=user, channel=channel
+        )
         return self.post(form, "application/x-www-form-urlencoded")
 
-    def click(self, action_id: str, value: str, *, user: str, channel: str, message_ts: str,
-              message: dict[str, Any] | None = None) -> httpx.Response:
+    def click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str,
+        channel: str,
+        message_ts: str,
+        message: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         """A signed block_actions payload, as Slack sends when `user` presses a button."""
         message = message or self.slack.message(channel, message_ts) or {}
         n = next(_ids)
-        payload = fill(load_template("block_actions.json"), {
-            "USER_ID": user, "USER_NAME": user.lower(), "TEAM_ID": self.slack.team_id,
-            "TEAM_DOMAIN": "fake", "API_APP_ID": "A0APP0001",
-            "VERIFICATION_TOKEN": "legacy-unused", "MESSAGE_TS": message_ts,
-            "CHANNEL_ID": channel, "CHANNEL_NAME": "chan", "TRIGGER_ID": f"trig-{n}",
-            "BOT_USER_ID": self.slack.bot_user_id, "BOT_ID": self.slack.bot_id,
-            "MESSAGE_TEXT": message.get("text", ""), "MESSAGE_BLOCKS": message.get("blocks", []),
-            "RESPONSE_URL": self.slack.response_url(f"act{n}"), "ACTION_ID": action_id,
-            "BLOCK_ID": "b", "ACTION_TEXT": action_id, "ACTION_VALUE": value,
-            "ACTION_TS": f"{time.time():.6f}",
-        })
-        return self.post(urlencode({"payload": json.dumps(payload)}),
-                         "application/x-www-form-urlencoded")
+        payload = fill(
+            load_template("block_actions.json"),
+            {
+                "USER_ID": user,
+                "USER_NAME": user.lower(),
+                "TEAM_ID": self.slack.team_id,
+                "TEAM_DOMAIN": "fake",
+                "API_APP_ID": "A0APP0001",
+                "VERIFICATION_TOKEN": "legacy-unused",
+                "MESSAGE_TS": message_ts,
+                "CHANNEL_ID": channel,
+                "CHANNEL_NAME": "chan",
+                "TRIGGER_ID": f"trig-{n}",
+                "BOT_USER_ID": self.slack.bot_user_id,
+                "BOT_ID": self.slack.bot_id,
+                "MESSAGE_TEXT": message.get("text", ""),
+                "MESSAGE_BLOCKS": message.get("blocks", []),
+                "RESPONSE_URL": self.slack.response_url(f"act{n}"),
+                "ACTION_ID": action_id,
+                "BLOCK_ID": "b",
+                "ACTION_TEXT": action_id,
+                "ACTION_VALUE": value,
+                "ACTION_TS": f"{time.time():.6f}",
+            },
+        )
+        return self.post(
+            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        )
 
-    def submit_view(self, view: dict[str, Any], *, user: str,
-                    values: dict[str, Any]) -> httpx.Response:
+    def submit_view(
+        self, view: dict[str, Any], *, user: str, values: dict[str, Any]
+    ) -> httpx.Response:
         """A signed view_submission for a modal the app opened with `view`."""
         payload = {
             "type": "view_submission",
@@ -186,26 +219,41 @@ class Redline:
             "api_app_id": "A0APP0001",
             "token": "legacy-unused",
             "trigger_id": f"trig-{next(_ids)}",
-            "view": {**view, "id": "V0MODAL01", "team_id": self.slack.team_id,
-                     "state": {"values": values}, "hash": "h", "app_id": "A0APP0001",
-                     "bot_id": self.slack.bot_id},
+            "view": {
+                **view,
+                "id": "V0MODAL01",
+                "team_id": self.slack.team_id,
+                "state": {"values": values},
+                "hash": "h",
+                "app_id": "A0APP0001",
+                "bot_id": self.slack.bot_id,
+            },
             "response_urls": [],
             "is_enterprise_install": False,
         }
-        return self.post(urlencode({"payload": json.dumps(payload)}),
-                         "application/x-www-form-urlencoded")
+        return self.post(
+            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        )
 
     def home_opened(self, user: str) -> httpx.Response:
         body = event_body("event_app_mention.json", user=user, channel="D0HOME001")
-        body["event"] = {"type": "app_home_opened", "user": user, "channel": "D0HOME001",
-                         "tab": "home", "event_ts": f"{time.time():.6f}"}
+        body["event"] = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": "D0HOME001",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        }
         return self.post(json.dumps(body), "application/json")
 
     # --- reading what happened ---------------------------------------------------------
 
     def responses(self, prefix: str = "") -> list[dict[str, Any]]:
-        return [c.params for c in self.slack.calls_to("response_url")
-                if c.path.startswith(f"/response/{prefix}")]
+        return [
+            c.params
+            for c in self.slack.calls_to("response_url")
+            if c.path.startswith(f"/response/{prefix}")
+        ]
 
     def wait(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
         return self.slack.wait_for(lambda _s: predicate(), timeout)
@@ -278,9 +326,13 @@ def fake_model() -> Iterator[FakeModelServer]:
         yield server
 
 
-def start_redline(slack: FakeSlack, model: FakeModelServer, db_path: Path,
-                  monkeypatch: pytest.MonkeyPatch, **overrides: Any
-                  ) -> tuple[Redline, Any, threading.Thread]:
+def start_redline(
+    slack: FakeSlack,
+    model: FakeModelServer,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    **overrides: Any,
+) -> tuple[Redline, Any, threading.Thread]:
     base = model.settings("openai", llm_timeout_s=5.0)
     values: dict[str, Any] = {
         "slack_bot_token": slack.token,
@@ -306,8 +358,9 @@ def start_redline(slack: FakeSlack, model: FakeModelServer, db_path: Path,
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.effective_port}"
-    running = Redline(url, slack, model, settings, services, reviews, clock,
-                      httpx.Client(timeout=15))
+    running = Redline(
+        url, slack, model, settings, services, reviews, clock, httpx.Client(timeout=15)
+    )
     return running, server, thread
 
 
@@ -320,10 +373,15 @@ def stop_redline(running: Redline, server: Any, thread: threading.Thread) -> Non
 
 
 @pytest.fixture
-def redline(fake_slack: FakeSlack, fake_model: FakeModelServer, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[Redline]:
-    running, server, thread = start_redline(fake_slack, fake_model, tmp_path / "redline.db",
-                                            monkeypatch)
+def redline(
+    fake_slack: FakeSlack,
+    fake_model: FakeModelServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Redline]:
+    running, server, thread = start_redline(
+        fake_slack, fake_model, tmp_path / "redline.db", monkeypatch
+    )
     try:
         yield running
     finally:

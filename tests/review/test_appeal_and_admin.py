@@ -51,19 +51,31 @@ def test_restricted_refusal_has_a_request_review_button_that_queues_it(
     assert "offensive_cyber" in all_text(message)
     value = action_value(message, review_cards.APPEAL_ACTION)
     assert value is not None
-    redline.click(review_cards.APPEAL_ACTION, value, user=ALICE, channel=CHANNEL,
-                  message_ts=message["ts"])
+    redline.click(
+        review_cards.APPEAL_ACTION, value, user=ALICE, channel=CHANNEL, message_ts=message["ts"]
+    )
     card = redline.wait_card(1)
     assert "Appeal of a refusal" in all_text(card) and "offensive_cyber" in all_text(card)
-    assert redline.wait(lambda: action_value(
-        redline.slack.message(CHANNEL, message["ts"]) or {}, review_cards.APPEAL_ACTION) is None)
+    assert redline.wait(
+        lambda: (
+            action_value(
+                redline.slack.message(CHANNEL, message["ts"]) or {}, review_cards.APPEAL_ACTION
+            )
+            is None
+        )
+    )
     assert "Review requested" in all_text(redline.slack.message(CHANNEL, message["ts"]) or {})
     assert len(redline.audit("appealed")) == 1
     # a reviewer approves the appeal: the answer lands in the original thread
     review_id = action_value(card, review_cards.APPROVE_ACTION)
     assert review_id
-    redline.click(review_cards.APPROVE_ACTION, review_id, user=ADMIN, channel=REVIEW_CHANNEL,
-                  message_ts=card["ts"])
+    redline.click(
+        review_cards.APPROVE_ACTION,
+        review_id,
+        user=ADMIN,
+        channel=REVIEW_CHANNEL,
+        message_ts=card["ts"],
+    )
     assert redline.wait(lambda: f"You said: {CYBER_TEXT}" in redline.thread_text(thread))
     assert redline.model.model_calls == 1
 
@@ -80,11 +92,23 @@ def test_a_forged_appeal_of_a_hard_limit_is_refused(redline: Redline) -> None:
     """The button is re-checked server-side: a value naming a hard-limit text never queues."""
     thread = redline.ask(HARD_TEXT)
     message = refusal(redline, thread)
-    ref = review_cards.AppealRef(request_id="r1", user=ALICE, channel=CHANNEL,
-                                 thread_ts=thread, team="T", category="offensive_cyber",
-                                 profile="standard", text=HARD_TEXT)
-    redline.click(review_cards.APPEAL_ACTION, review_cards.appeal_value(ref), user=ALICE,
-                  channel=CHANNEL, message_ts=message["ts"])
+    ref = review_cards.AppealRef(
+        request_id="r1",
+        user=ALICE,
+        channel=CHANNEL,
+        thread_ts=thread,
+        team="T",
+        category="offensive_cyber",
+        profile="standard",
+        text=HARD_TEXT,
+    )
+    redline.click(
+        review_cards.APPEAL_ACTION,
+        review_cards.appeal_value(ref),
+        user=ALICE,
+        channel=CHANNEL,
+        message_ts=message["ts"],
+    )
     assert redline.wait(lambda: bool(redline.responses("act")))
     redline.settle()
     assert "hard limit" in redline.responses("act")[0]["text"]
@@ -97,13 +121,25 @@ def test_only_the_requester_can_appeal_and_twice_queues_once(redline: Redline) -
     message = refusal(redline, thread)
     value = action_value(message, review_cards.APPEAL_ACTION)
     assert value is not None
-    redline.click(review_cards.APPEAL_ACTION, value, user=BOB, channel=CHANNEL,
-                  message_ts=message["ts"], message=message)
+    redline.click(
+        review_cards.APPEAL_ACTION,
+        value,
+        user=BOB,
+        channel=CHANNEL,
+        message_ts=message["ts"],
+        message=message,
+    )
     assert redline.wait(lambda: bool(redline.responses("act")))
     assert "Only the person who asked" in redline.responses("act")[0]["text"]
     for _ in range(2):
-        redline.click(review_cards.APPEAL_ACTION, value, user=ALICE, channel=CHANNEL,
-                      message_ts=message["ts"], message=message)
+        redline.click(
+            review_cards.APPEAL_ACTION,
+            value,
+            user=ALICE,
+            channel=CHANNEL,
+            message_ts=message["ts"],
+            message=message,
+        )
     assert redline.wait(lambda: len(redline.responses("act")) >= 2)
     redline.settle()
     assert len(redline.cards()) == 1
@@ -114,11 +150,17 @@ def test_only_the_requester_can_appeal_and_twice_queues_once(redline: Redline) -
 # --- admin subcommands -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sub", ["audit", "stats", "review", "profile set all_lawful_purposes",
-                                 f"audit <@{ALICE}> offensive_cyber 7d"])
-def test_non_admin_gets_not_allowed_and_the_attempt_is_audited(
-    redline: Redline, sub: str
-) -> None:
+@pytest.mark.parametrize(
+    "sub",
+    [
+        "audit",
+        "stats",
+        "review",
+        "profile set all_lawful_purposes",
+        f"audit <@{ALICE}> offensive_cyber 7d",
+    ],
+)
+def test_non_admin_gets_not_allowed_and_the_attempt_is_audited(redline: Redline, sub: str) -> None:
     reply = command(redline, sub, BOB)
     assert reply["response_type"] == "ephemeral"
     assert "Not allowed" in all_text(reply)
@@ -141,8 +183,9 @@ def test_audit_lists_latest_records_with_filters_and_pages(redline: Redline) -> 
     assert text.count("cbrn_weapons") >= 10 and f"<@{BOB}>" not in text
     nxt = action_value(reply, admin_views.AUDIT_NEXT)
     assert nxt is not None and action_value(reply, admin_views.AUDIT_PREV) is None
-    redline.click(admin_views.AUDIT_NEXT, nxt, user=ADMIN, channel=CHANNEL, message_ts="1.1",
-                  message=reply)
+    redline.click(
+        admin_views.AUDIT_NEXT, nxt, user=ADMIN, channel=CHANNEL, message_ts="1.1", message=reply
+    )
     assert redline.wait(lambda: bool(redline.responses("act")))
     page2 = redline.responses("act")[0]
     assert page2["replace_original"] is True
@@ -150,8 +193,9 @@ def test_audit_lists_latest_records_with_filters_and_pages(redline: Redline) -> 
     assert action_value(page2, admin_views.AUDIT_PREV) is not None
     assert len(redline.audit("audit_query")) == 2  # each look at the log is itself logged
     # a non-admin pressing a page button of an admin's message is still refused
-    redline.click(admin_views.AUDIT_PREV, nxt, user=BOB, channel=CHANNEL, message_ts="1.1",
-                  message=reply)
+    redline.click(
+        admin_views.AUDIT_PREV, nxt, user=BOB, channel=CHANNEL, message_ts="1.1", message=reply
+    )
     assert redline.wait(lambda: len(redline.responses("act")) >= 2)
     assert "Not allowed" in all_text(redline.responses("act")[1])
 
@@ -206,8 +250,7 @@ def test_profile_set_changes_restricted_decisions_never_hard_limits(redline: Red
 
 def test_profile_set_rejects_unknown_profiles_and_channels(redline: Redline) -> None:
     assert "Unknown profile" in all_text(command(redline, "profile set anything_goes", ADMIN))
-    assert "is not a channel" in all_text(
-        command(redline, "profile set standard general", ADMIN))
+    assert "is not a channel" in all_text(command(redline, "profile set standard general", ADMIN))
     assert redline.reviews._store.channel_profile(CHANNEL) is None
 
 

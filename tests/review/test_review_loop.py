@@ -38,8 +38,13 @@ def held(redline: Redline, text: str = REVIEW_TEXT, user: str = ALICE) -> tuple[
 def approve(redline: Redline, card: dict, user: str) -> None:
     review_id = action_value(card, review_cards.APPROVE_ACTION)
     assert review_id
-    resp = redline.click(review_cards.APPROVE_ACTION, review_id, user=user,
-                         channel=REVIEW_CHANNEL, message_ts=card["ts"])
+    resp = redline.click(
+        review_cards.APPROVE_ACTION,
+        review_id,
+        user=user,
+        channel=REVIEW_CHANNEL,
+        message_ts=card["ts"],
+    )
     assert resp.status_code == 200
 
 
@@ -93,15 +98,26 @@ def test_deny_with_a_reason_via_the_modal(redline: Redline) -> None:
     thread, card = held(redline)
     review_id = action_value(card, review_cards.DENY_ACTION)
     assert review_id
-    redline.click(review_cards.DENY_ACTION, review_id, user=ADMIN, channel=REVIEW_CHANNEL,
-                  message_ts=card["ts"])
+    redline.click(
+        review_cards.DENY_ACTION,
+        review_id,
+        user=ADMIN,
+        channel=REVIEW_CHANNEL,
+        message_ts=card["ts"],
+    )
     assert redline.wait(lambda: bool(redline.slack.calls_to("views.open")))
     view = redline.slack.calls_to("views.open")[0].params["view"]
     assert view["callback_id"] == review_cards.DENY_MODAL
     reason = "Fuze design work needs the programme office's sign-off first."
-    resp = redline.submit_view(view, user=ADMIN, values={
-        review_cards.REASON_BLOCK: {review_cards.REASON_INPUT: {
-            "type": "plain_text_input", "value": reason}}})
+    resp = redline.submit_view(
+        view,
+        user=ADMIN,
+        values={
+            review_cards.REASON_BLOCK: {
+                review_cards.REASON_INPUT: {"type": "plain_text_input", "value": reason}
+            }
+        },
+    )
     assert resp.status_code == 200
     assert redline.wait(lambda: reason in redline.thread_text(thread))
     redline.settle()
@@ -118,8 +134,11 @@ def test_deny_modal_needs_a_reason(redline: Redline) -> None:
     review_id = action_value(card, review_cards.DENY_ACTION)
     assert review_id
     view = review_cards.deny_modal(review_id)
-    resp = redline.submit_view(view, user=ADMIN, values={
-        review_cards.REASON_BLOCK: {review_cards.REASON_INPUT: {"value": "   "}}})
+    resp = redline.submit_view(
+        view,
+        user=ADMIN,
+        values={review_cards.REASON_BLOCK: {review_cards.REASON_INPUT: {"value": "   "}}},
+    )
     assert resp.status_code == 200
     assert resp.json()["response_action"] == "errors"
     redline.settle()
@@ -165,8 +184,15 @@ def test_two_reviewers_at_the_same_time_one_decision(redline: Redline) -> None:
 
     def press(user: str) -> None:
         start.wait()
-        codes.append(redline.click(review_cards.APPROVE_ACTION, review_id, user=user,
-                                   channel=REVIEW_CHANNEL, message_ts=card["ts"]).status_code)
+        codes.append(
+            redline.click(
+                review_cards.APPROVE_ACTION,
+                review_id,
+                user=user,
+                channel=REVIEW_CHANNEL,
+                message_ts=card["ts"],
+            ).status_code
+        )
 
     threads = [threading.Thread(target=press, args=(u,)) for u in (ADMIN, ADMIN2)]
     for t in threads:
@@ -198,8 +224,14 @@ def test_pending_item_expires_requester_told_buttons_say_expired(redline: Redlin
     assert "Expired" in all_text(updated)
     assert action_value(updated, review_cards.APPROVE_ACTION) is None
     # a stale button (an old copy of the card) changes nothing and says why
-    redline.click(review_cards.APPROVE_ACTION, review_id, user=ADMIN, channel=REVIEW_CHANNEL,
-                  message_ts=card["ts"], message=card)
+    redline.click(
+        review_cards.APPROVE_ACTION,
+        review_id,
+        user=ADMIN,
+        channel=REVIEW_CHANNEL,
+        message_ts=card["ts"],
+        message=card,
+    )
     assert redline.wait(lambda: bool(redline.responses("act")))
     redline.settle()
     assert "expired" in redline.responses("act")[0]["text"]
@@ -228,8 +260,9 @@ def test_non_reviewer_pressing_the_buttons_is_not_allowed_and_audited(
     review_id = action_value(card, review_cards.APPROVE_ACTION)
     assert review_id
     approve(redline, card, BOB)
-    redline.click(review_cards.DENY_ACTION, review_id, user=BOB, channel=REVIEW_CHANNEL,
-                  message_ts=card["ts"])
+    redline.click(
+        review_cards.DENY_ACTION, review_id, user=BOB, channel=REVIEW_CHANNEL, message_ts=card["ts"]
+    )
     assert redline.wait(lambda: len(redline.responses("act")) >= 2)
     redline.settle()
     for reply in redline.responses("act"):
@@ -258,15 +291,17 @@ def test_card_says_nothing_when_no_review_channel_but_item_is_queued(
 
 
 def test_a_pending_review_survives_a_restart(
-    redline: Redline, fake_slack: FakeSlack, fake_model: FakeModelServer, tmp_path: Path,
+    redline: Redline,
+    fake_slack: FakeSlack,
+    fake_model: FakeModelServer,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     thread, card = held(redline)
     redline.settle()
     redline.http.close()
     redline.services.close()  # the first process goes away; its database file stays
-    again, server, t = start_redline(fake_slack, fake_model, tmp_path / "redline.db",
-                                     monkeypatch)
+    again, server, t = start_redline(fake_slack, fake_model, tmp_path / "redline.db", monkeypatch)
     try:
         approve(again, card, ADMIN)
         assert again.wait(lambda: f"You said: {REVIEW_TEXT}" in again.thread_text(thread))

@@ -128,8 +128,15 @@ class World:
     now: list[datetime]
 
     def request(self, text: str = REVIEW_TEXT, user: str = ALICE, rid: str = "r1") -> Request:
-        return Request(text=text, user=user, channel="C0CHAN001", team="T1", source="slash",
-                       request_id=rid, thread_ts="1700000000.000100")
+        return Request(
+            text=text,
+            user=user,
+            channel="C0CHAN001",
+            team="T1",
+            source="slash",
+            request_id=rid,
+            thread_ts="1700000000.000100",
+        )
 
     def hold(self, text: str = REVIEW_TEXT, user: str = ALICE, rid: str = "r1") -> str:
         sink = RecordingSink()
@@ -142,8 +149,12 @@ class World:
 
 
 def make_world(database_url: str, model: FakeModelServer, engine: PolicyEngine) -> World:
-    settings = replace(model.settings("openai", llm_timeout_s=5.0), database_url=database_url,
-                       admins=(ADMIN, ADMIN2), audit_salt="svc-test-salt-0001")
+    settings = replace(
+        model.settings("openai", llm_timeout_s=5.0),
+        database_url=database_url,
+        admins=(ADMIN, ADMIN2),
+        audit_salt="svc-test-salt-0001",
+    )
     store = Store.open(settings)
     now = [utcnow()]
     members: set[str] = set()
@@ -156,11 +167,19 @@ def make_world(database_url: str, model: FakeModelServer, engine: PolicyEngine) 
         return sink
 
     chat = build_chat_client(settings)
-    reviews = ReviewService(settings, store, notifier=notifier, sink_for=sink_for,
-                            reviewers=lambda: frozenset(members), clock=lambda: now[0],
-                            engine=engine, chat=chat)
-    ask = AskFlow(settings, engine, chat, audit=store, reviews=reviews,
-                  channel_profiles=store.channel_profile)
+    reviews = ReviewService(
+        settings,
+        store,
+        notifier=notifier,
+        sink_for=sink_for,
+        reviewers=lambda: frozenset(members),
+        clock=lambda: now[0],
+        engine=engine,
+        chat=chat,
+    )
+    ask = AskFlow(
+        settings, engine, chat, audit=store, reviews=reviews, channel_profiles=store.channel_profile
+    )
     reviews.bind(ask=ask)
     return World(settings, store, reviews, ask, notifier, sinks, model, members, now)
 
@@ -303,8 +322,15 @@ def test_a_card_that_cannot_be_posted_leaves_the_item_queued(world: World) -> No
 
 
 def test_appeal_is_rechecked_only_restricted_and_only_once(world: World) -> None:
-    appeal = Appeal(request_id="r9", user=ALICE, channel="C0CHAN001", thread_ts="1.2",
-                    text=CYBER_TEXT, category="offensive_cyber", team="T1")
+    appeal = Appeal(
+        request_id="r9",
+        user=ALICE,
+        channel="C0CHAN001",
+        thread_ts="1.2",
+        text=CYBER_TEXT,
+        category="offensive_cyber",
+        team="T1",
+    )
     assert world.reviews.appeal(appeal, BOB).outcome == "not_allowed"
     result = world.reviews.appeal(appeal, ALICE)
     assert result.outcome == "queued" and result.item is not None
@@ -329,14 +355,17 @@ def test_admin_service_refuses_and_audits_non_admins(world: World, engine: Polic
     with pytest.raises(NotAllowed):
         admin.set_profile(BOB, "all_lawful_purposes", current_channel="C0CHAN001")
     assert [r.detail for r in world.audit("denied_access")] == [
-        "/redline profile set by a non-admin", "/redline stats by a non-admin"]
+        "/redline profile set by a non-admin",
+        "/redline stats by a non-admin",
+    ]
     assert world.store.channel_profile("C0CHAN001") is None
 
 
 def test_admin_profile_set_and_clear(world: World, engine: PolicyEngine) -> None:
     admin = AdminService(world.settings, world.store, engine)
-    change = admin.set_profile(ADMIN, "all_lawful_purposes <#C0OTHER01|x>",
-                               current_channel="C0CHAN001")
+    change = admin.set_profile(
+        ADMIN, "all_lawful_purposes <#C0OTHER01|x>", current_channel="C0CHAN001"
+    )
     assert change.channel == "C0OTHER01" and change.previous == "standard"
     assert dict(change.decisions)["offensive_cyber"] == "review"
     assert "cbrn_weapons" not in dict(change.decisions)
