@@ -1,19 +1,20 @@
-"""Fixtures: the real Redline HTTP server (waitress, the Slack engineer's `build_app`) on
-127.0.0.1, with the review/admin handlers wired in; a fake Slack; a fake model API; a real
-SQLite file; a Slack-like client that sends signed slash commands, button clicks and modal
-submissions.
+"""Fixtures: the real Redline HTTP server (waitress, `bot.app.build_app`) on 127.0.0.1, with
+the review/admin handlers wired in; a fake Slack; a fake model API; a real SQLite file; a
+Slack-like client that sends signed slash commands, button clicks and modal submissions.
 
-Test-only wiring (until the lead applies the integration edits listed in the review/admin
-report), each a stand-in for one of those edits:
-- `wire_services`: the ask flow gets a `ReviewService` (bot/services.py edit);
-- `wired_register`: `handlers.admin` and `handlers.review` registered before the others,
-  and App Home built by `handlers.admin.publish_home` (handlers/__init__.py, home.py edits);
+Test-only wiring, each piece a stand-in for an integration edit and applied only while
+that edit is missing from the code under test (so these tests exercise the real wiring
+as soon as it exists):
+- `wire_services`: the ask flow gets a `ReviewService` (bot/services.py's build_services);
+- `wired_register`: `handlers.admin` / `handlers.review` registered before the others and
+  App Home built by `handlers.admin.publish_home` (handlers/__init__.py, handlers/home.py);
 - `refused_with_appeal`: the Slack sink's refusal carries the "Request review" button
-  when appealable (bot/slack/reply.py + bot/slack/runner.py edits).
+  when appealable (bot/slack/reply.py, bot/slack/runner.py).
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import threading
@@ -37,7 +38,7 @@ from bot.review import ReviewService
 from bot.server import create_http_server
 from bot.services import Services, build_services
 from bot.settings import Settings
-from bot.slack import blocks, review_cards
+from bot.slack import blocks, review_cards, runner
 from bot.slack.reply import SlackReplySink
 from bot.store.models import utcnow
 from bot.types import Verdict
@@ -83,7 +84,8 @@ class Clock:
 
 
 def wire_services(services: Services, clock: Callable[[], datetime]) -> ReviewService:
-    """Stand-in for the build_services edit: the ask flow's review queue is a ReviewService."""
+    """Stand-in for the build_services edit: the ask flow's review queue is a ReviewService
+    (with the test's clock, so expiry needs no sleeping)."""
     store = services.store
     assert store is not None
     reviews = ReviewService(
@@ -100,13 +102,14 @@ def wire_services(services: Services, clock: Callable[[], datetime]) -> ReviewSe
     reviews.bind(ask=ask)
     services.ask = ask
     services.reviews = reviews  # type: ignore[attr-defined]
-    original = ask.handle
+    if "sink.request" not in inspect.getsource(runner.answer):
+        original = ask.handle
 
-    def handle(request: Any, sink: Any) -> Any:  # stand-in for runner.answer's edit
-        sink.request = request
-        return original(request, sink)
+        def handle(request: Any, sink: Any) -> Any:  # stand-in for runner.answer's edit
+            sink.request = request
+            return original(request, sink)
 
-    ask.handle = handle  # type: ignore[method-assign]
+        ask.handle = handle  # type: ignore[method-assign]
     return reviews
 
 
@@ -350,9 +353,11 @@ def start_redline(
     services = build_services(settings)
     clock = Clock()
     reviews = wire_services(services, clock)
-    if not getattr(handlers.register, "review_wired", False):  # once, even across restarts
+    integrated = "review" in handlers.register.__code__.co_names
+    if not integrated and not getattr(handlers.register, "review_wired", False):
         monkeypatch.setattr(handlers, "register", wired_register(handlers.register))
-    monkeypatch.setattr(SlackReplySink, "refused", refused_with_appeal)
+    if "with_appeal_button" not in inspect.getsource(SlackReplySink.refused):
+        monkeypatch.setattr(SlackReplySink, "refused", refused_with_appeal)
     app = build_app(settings, services)
     server = create_http_server(app, settings, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.run, daemon=True)
