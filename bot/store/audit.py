@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from bot.settings import Settings
+from bot.store import pg_append
 from bot.store.chain import (
     CHECKPOINT_ACTION,
     CONTENT_FIELDS,
@@ -51,6 +52,8 @@ MAX_DETAIL_CHARS = 2_000
 _STR_LIMITS = {c.name: c.type.length for c in audit_log.columns if getattr(c.type, "length", None)}
 _SALT_KEY = "audit_salt"
 VERIFY_BATCH = 20_000
+PG_CAS_TRIES = 8
+MAX_BATCH = pg_append.MAX_ROWS
 
 
 def clean(value: str, limit: int | None = None) -> str:
@@ -97,7 +100,11 @@ class AuditLog:
         self._redactor = redactor
         self._salt = settings.audit_salt.encode() if settings.audit_salt else b""
         self._group = _GroupCommit()
-        self._writer: Connection | None = None  # used only by the current leader
+        # used only by the current leader: its connection, and on PostgreSQL the chain
+        # head it last wrote and the append statement per batch size
+        self._writer: Connection | None = None
+        self._head: tuple[int, str] | None = None
+        self._pg_sql: dict[int, str] = {}
 
     # -- salt ---------------------------------------------------------------------------
 
@@ -181,7 +188,7 @@ class AuditLog:
                     p.wake.wait()
         while lead:
             with g.lock:
-                batch, g.queue = g.queue, []
+                batch, g.queue = g.queue[:MAX_BATCH], g.queue[MAX_BATCH:]
             self._commit_batch(batch)
             with g.lock:
                 if all(p.done for p in mine):
@@ -210,6 +217,11 @@ class AuditLog:
             p.wake.set()
 
     def _write_rows(self, rows: list[dict[str, Any]]) -> list[int]:
+        if self._db.dialect == "postgresql":
+            return self._write_rows_pg(rows)
+        return self._write_rows_locked(rows)
+
+    def _write_rows_locked(self, rows: list[dict[str, Any]]) -> list[int]:
         """One transaction on the leader's held connection (saves a pool checkout and a
         pre-ping per batch). A connection that died while idle is replaced once, before
         anything was written; any later failure fails the batch (StoreUnavailable)."""
@@ -232,8 +244,48 @@ class AuditLog:
                 raise
         raise AssertionError("unreachable")
 
+    def _write_rows_pg(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Compare-and-set append (pg_append), one round trip per batch when this process
+        is the only writer. If the held connection dies, a fresh one first checks whether
+        the batch committed before the failure, then retries once."""
+        try:
+            return self._append_pg(rows)
+        except StoreUnavailable:
+            self._drop_writer()
+        with self._db.guard("writing the audit log"):
+            if pg_append.landed(self._pg_writer(), rows):
+                return [r["seq"] for r in rows]
+        try:
+            return self._append_pg(rows)
+        except StoreUnavailable:
+            self._drop_writer()
+            raise
+
+    def _pg_writer(self) -> Connection:
+        if self._writer is None:
+            self._head = None
+            self._writer = self._db.writer_connection().execution_options(
+                isolation_level="AUTOCOMMIT")
+        return self._writer
+
+    def _append_pg(self, rows: list[dict[str, Any]]) -> list[int]:
+        conn = self._pg_writer()
+        sql = self._pg_sql.get(len(rows))
+        if sql is None:
+            sql = self._pg_sql[len(rows)] = pg_append.statement(len(rows))
+        with self._db.guard("writing the audit log"):
+            for _ in range(PG_CAS_TRIES):
+                head = self._head or pg_append.read_head(conn)
+                self._head = pg_append.try_append(conn, rows, head, sql)
+                if self._head is not None:
+                    return [r["seq"] for r in rows]
+        # many writers racing: queue on the head lock instead
+        with self._db.write("writing the audit log") as locked:
+            return self.extend_chain(locked, rows)
+
     def _drop_writer(self) -> None:
         conn, self._writer = self._writer, None
+        self._head = None
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.invalidate()
