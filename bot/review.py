@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -513,18 +514,28 @@ class ApprovedCategoryEngine:
 
 
 class ReviewSweeper:
-    """Runs `Store.housekeeping` every `interval_s` on a daemon thread and tells the
-    requesters of expired items. Pending items live in the database, so a restart loses
-    nothing; the first sweep after start catches up."""
+    """The app's periodic upkeep, on one daemon thread: every `interval_s`,
+    `Store.housekeeping` (expire reviews past REDLINE_REVIEW_TTL_H, old event keys and
+    rate counters) and the requesters of expired items are told; every `purge_every_s`
+    the audit purge (REDLINE_RETENTION_DAYS; 0 keeps everything). Pending items live in
+    the database, so a restart loses nothing: the first sweep after start catches up."""
 
-    def __init__(self, service: ReviewService, store: Store, interval_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        service: ReviewService,
+        store: Store,
+        interval_s: float = 60.0,
+        purge_every_s: float | None = 86_400.0,
+    ) -> None:
         self._service = service
         self._store = store
         self._interval = interval_s
+        self._purge_every = purge_every_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def sweep(self, now: datetime | None = None) -> int:
+        """One housekeeping pass; returns how many reviews it expired."""
         try:
             done = self._store.housekeeping(now)
         except StoreError as exc:
@@ -533,10 +544,24 @@ class ReviewSweeper:
         self._service.notify_expired(done.expired_reviews)
         return len(done.expired_reviews)
 
+    def purge(self, now: datetime | None = None) -> int:
+        """The retention purge (writes a checkpoint record when it deletes anything)."""
+        try:
+            return self._store.purge(now)
+        except StoreError as exc:
+            log.warning("audit purge failed: %s", exc)
+            return 0
+
     def start(self) -> ReviewSweeper:
         def loop() -> None:
+            last_purge = float("-inf")
             while not self._stop.is_set():
                 self.sweep()
+                if self._purge_every is not None and (
+                    time.monotonic() - last_purge >= self._purge_every
+                ):
+                    self.purge()
+                    last_purge = time.monotonic()
                 self._stop.wait(self._interval)
 
         self._thread = threading.Thread(target=loop, name="redline-sweeper", daemon=True)

@@ -8,6 +8,7 @@ tests); everything else is the real thing.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,7 @@ from bot.review import Appeal, ReviewService, ReviewSweeper
 from bot.settings import Settings
 from bot.store import ReviewItem, Store
 from bot.store.models import utcnow
-from bot.types import Request, Verdict
+from bot.types import AuditEntry, Request, Verdict
 from tests.fakes.model_server import FakeModelServer, Reply
 from tests.review.conftest import ADMIN, ADMIN2, ALICE, BOB, CYBER_TEXT, HARD_TEXT, REVIEW_TEXT
 from tests.store.conftest import PgSchema
@@ -138,9 +139,20 @@ class World:
             thread_ts="1700000000.000100",
         )
 
-    def hold(self, text: str = REVIEW_TEXT, user: str = ALICE, rid: str = "r1") -> str:
+    def hold(
+        self,
+        text: str = REVIEW_TEXT,
+        user: str = ALICE,
+        rid: str = "r1",
+        now: datetime | None = None,
+    ) -> str:
         sink = RecordingSink()
-        outcome = self.ask.handle(self.request(text, user, rid), sink)
+        saved = self.now[0]
+        self.now[0] = now or saved
+        try:
+            outcome = self.ask.handle(self.request(text, user, rid), sink)
+        finally:
+            self.now[0] = saved
         assert outcome.outcome == "held", outcome
         return outcome.review_id
 
@@ -404,3 +416,52 @@ def test_parse_audit_in_any_order(world: World, engine: PolicyEngine) -> None:
     assert (f.user, f.category) == ("U0ALICE01", "offensive_cyber") and f.since is not None
     with pytest.raises(AdminUsageError):
         admin.parse_audit("<@U0ALICE01> <@U0BOB0001>")
+
+
+def test_the_sweeper_thread_expires_tells_and_purges(
+    database_url: str, model: FakeModelServer, engine: PolicyEngine
+) -> None:
+    w = make_world(database_url, model, engine)
+    try:
+        old = utcnow() - timedelta(days=40)
+        w.store.record(
+            AuditEntry(
+                action="request",
+                request_id="old",
+                team="T1",
+                channel="C1",
+                user=BOB,
+                profile="standard",
+                decision="allow",
+            ),
+            now=old,
+        )
+        review_id = w.hold(rid="r1", now=utcnow() - timedelta(hours=w.settings.review_ttl_h + 1))
+        store = Store.open(replace(w.settings, retention_days=30))
+        try:
+            sweeper = ReviewSweeper(w.reviews, store, interval_s=0.05).start()
+            try:
+                assert model_wait(lambda: (review_id, "expired") in w.notifier.told)
+                assert model_wait(
+                    lambda: (
+                        store.verify().ok
+                        and not any(r.request_id == "old" for r in store.query_audit(limit=100))
+                    )
+                )
+            finally:
+                sweeper.stop()
+            assert w.notifier.told == [(review_id, "expired")]  # told once, however many sweeps
+            assert store.verify().ok
+        finally:
+            store.close()
+    finally:
+        w.store.close()
+
+
+def model_wait(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
