@@ -58,7 +58,10 @@ def sample_entry(i: int) -> AuditEntry:
 
 
 class Backend:
-    def __init__(self, name: str, pg_url: str, tmp: Path, sqlite_sync: str = "full") -> None:
+    def __init__(
+        self, name: str, pg_url: str, tmp: Path, sqlite_sync: str = "full",
+        pg_sync_commit: str = "on",
+    ) -> None:
         self.name = name
         self.schema = ""
         if name == "sqlite":
@@ -68,7 +71,8 @@ class Backend:
             self.schema = f"redline_bench_{uuid.uuid4().hex[:10]}"
             with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as c:
                 c.execute(f'CREATE SCHEMA "{self.schema}"')
-            self.url = f"{pg_url}?options={quote('-csearch_path=' + self.schema)}"
+            options = f"-csearch_path={self.schema} -csynchronous_commit={pg_sync_commit}"
+            self.url = f"{pg_url}?options={quote(options)}"
         self.pg_url = pg_url
 
     def settings(self) -> Settings:
@@ -188,7 +192,10 @@ def main() -> int:
     ap.add_argument("--requests-per-writer", type=int, default=60)
     ap.add_argument("--records-per-request", type=int, default=1,
                     help="audit records per request (the ask flow writes 1-2)")
-    ap.add_argument("--sqlite-sync", choices=("full", "normal"), default="full")
+    ap.add_argument("--sqlite-sync", choices=("full", "normal"), default="full",
+                    help="normal: no fsync per commit (shows the software's own cost)")
+    ap.add_argument("--pg-sync-commit", choices=("on", "off"), default="on",
+                    help="off: commit without waiting for the WAL flush (bench only)")
     ap.add_argument("--work-ms", default="20,100",
                     help="min,max of each request's other work (sleep), ms")
     ap.add_argument("--verify-records", type=int, default=1_000_000)
@@ -203,10 +210,11 @@ def main() -> int:
         print(f"disk: fdatasync p50 {f50:.2f} ms, p99 {f99:.2f} ms; load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         for name in backends:
-            be = Backend(name, args.pg_url, Path(tmp), args.sqlite_sync)
+            be = Backend(name, args.pg_url, Path(tmp), args.sqlite_sync, args.pg_sync_commit)
             try:
                 with Store.open(be.settings()) as store:
-                    extra = f", synchronous={args.sqlite_sync}" if name == "sqlite" else ""
+                    extra = (f", synchronous={args.sqlite_sync}" if name == "sqlite"
+                             else f", synchronous_commit={args.pg_sync_commit}")
                     print(f"== {name}{extra}")
                     wps = bench_throughput(store, args.writers, args.throughput_records)
                     print(f"  writes/s, {args.writers} writers back-to-back: {wps:,.0f}")
