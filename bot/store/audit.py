@@ -180,12 +180,11 @@ class AuditLog:
             lead = not g.busy
             g.busy = True
         if not lead:
-            head = mine[0]
-            head.wake.wait()
-            lead = head.lead and not all(p.done for p in mine)
-            for p in mine[1:]:
-                if not lead:
-                    p.wake.wait()
+            for p in mine:  # woken because done, or handed the lead (then not done)
+                p.wake.wait()
+                if p.lead and not p.done:
+                    lead = True
+                    break
         while lead:
             with g.lock:
                 batch, g.queue = g.queue[:MAX_BATCH], g.queue[MAX_BATCH:]
@@ -200,6 +199,8 @@ class AuditLog:
                         g.busy = False
                     lead = False
         for p in mine:
+            if isinstance(p.error, StoreUnavailable):  # one exception object per caller
+                raise StoreUnavailable(str(p.error)) from p.error
             if p.error is not None:
                 raise p.error
         return [p.seq for p in mine]

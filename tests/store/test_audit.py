@@ -390,3 +390,28 @@ def test_locked_fallback_path(store: Store, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(audit_module, "PG_CAS_TRIES", 0)
     assert [store.record(entry(i)) for i in range(5)] == [1, 2, 3, 4, 5]
     assert store.verify().ok
+
+
+def test_large_appends_span_batches(store: Store) -> None:
+    """Callers whose rows straddle the batch cap still all complete (lead hand-off)."""
+    from bot.store.audit import MAX_BATCH
+
+    results: list[list[int]] = []
+    lock = threading.Lock()
+
+    def append(k: int) -> None:
+        rows = [store.audit.prepare(entry(k * 10_000 + i)) for i in range(MAX_BATCH // 2 + 7)]
+        seqs = store.audit.append_rows(rows)
+        with lock:
+            results.append(seqs)
+
+    threads = [threading.Thread(target=append, args=(k,)) for k in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == 5
+    for seqs in results:  # each caller's rows are consecutive in the chain
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert sorted(s for r in results for s in r) == list(range(1, 5 * (MAX_BATCH // 2 + 7) + 1))
+    assert store.verify().ok
