@@ -1,0 +1,329 @@
+"""A running Redline node for the reliability tests (hostile/, faults/, replicas/) and the
+load benchmark: the real services, Bolt app and WSGI router under waitress on 127.0.0.1,
+talking to a fake Slack and a fake model over real HTTP, on a real SQLite file or a real
+PostgreSQL schema.
+
+`wire()` applies the reliability wiring (metrics on the audit sink, rate limits in front
+of the ask flow, Slack error counting, /metrics and the health report on /healthz) the
+way the integration edits in the reliability report apply it to `bot/services.py`,
+`bot/app.py` and `bot/server.py`; `observed=False` gives the plain production server from
+`create_http_server` instead. Also here: a throw-away PostgreSQL schema and a loopback TCP
+proxy that can be cut and restored to simulate a database outage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import psycopg
+import pytest
+
+from bot.app import build_app, build_client
+from bot.ask import AskFlow
+from bot.health import HealthCheck
+from bot.metrics import MeteredAudit, Metrics, SlackErrorCounter, instrument_wsgi
+from bot.metrics import review_queue_depth as queue_depth_source
+from bot.ratelimit import RateLimitedAsk, RateLimits
+from bot.server import create_http_server, make_wsgi_app
+from bot.services import Services, build_services
+from bot.settings import Settings
+from tests.fakes.model_server import FakeModelServer
+from tests.fakes.slack_api import FakeSlack, all_text, sign
+
+PG_URL = os.environ.get(
+    "REDLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PG_HOST_PORT = "127.0.0.1:5432"
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def pg_conninfo() -> str:
+    return PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _pg_admin() -> psycopg.Connection:
+    try:
+        return psycopg.connect(pg_conninfo(), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as e:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_URL} ({str(e).strip().splitlines()[0]}); "
+            "these tests need it (set REDLINE_TEST_PG_URL to point elsewhere).",
+            pytrace=False,
+        )
+
+
+class PgSchema:
+    """A schema of its own for one test (search_path in the URL), dropped afterwards."""
+
+    def __init__(self) -> None:
+        self.name = f"redline_rel_{uuid.uuid4().hex[:12]}"
+        with _pg_admin() as conn:
+            conn.execute(f'CREATE SCHEMA "{self.name}"')
+        self.url = self.url_via(PG_HOST_PORT)
+
+    def url_via(self, host_port: str) -> str:
+        """The schema's URL through another address (e.g. a TcpProxy)."""
+        base = PG_URL.replace(PG_HOST_PORT, host_port, 1)
+        return f"{base}?options={quote(f'-csearch_path={self.name}')}"
+
+    def sql(self, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(pg_conninfo(), autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{self.name}"')
+            cur = conn.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+    def drop(self) -> None:
+        with _pg_admin() as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+
+
+class TcpProxy:
+    """Loopback TCP forwarder. `cut()` closes the listener and every open connection (the
+    database "goes away"); `restore()` listens again on the same port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def start(self) -> TcpProxy:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(64)
+        self.port = sock.getsockname()[1]
+        self._listener = sock
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, args=(sock, self._stop), daemon=True).start()
+        return self
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self, listener: socket.socket, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns.update((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(a, selectors.EVENT_READ, b)
+        sel.register(b, selectors.EVENT_READ, a)
+        try:
+            while True:
+                for key, _ in sel.select(timeout=0.5):
+                    data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                    if not data:
+                        return
+                    key.data.sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            sel.close()
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.close()
+            with self._lock:
+                self._conns.difference_update((a, b))
+
+    def cut(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            conns = list(self._conns)
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def restore(self) -> None:
+        self.start()
+
+    def close(self) -> None:
+        self.cut()
+
+
+# --- a Redline node -------------------------------------------------------------------------
+
+
+def node_settings(
+    slack: FakeSlack, model: FakeModelServer, database_url: str, **overrides: Any
+) -> Settings:
+    base = model.settings("openai", llm_timeout_s=2.0)
+    values: dict[str, Any] = {
+        "slack_bot_token": slack.token,
+        "slack_signing_secret": slack.signing_secret,
+        "slack_api_url": slack.base_url,
+        "database_url": database_url,
+        "host": "127.0.0.1",
+        "port": 1,
+        "http_threads": 8,
+        "max_body_bytes": 200_000,
+        "audit_salt": "audit-salt-for-tests-0001",
+    }
+    values.update(overrides)
+    return replace(base, **values)
+
+
+def wire(services: Services, metrics: Metrics) -> None:
+    """The reliability wiring of bot/services.py (see the report): decisions metered at
+    the audit sink, rate limits in front of the ask flow, queue depth from the store."""
+    store = services.store
+    audit = MeteredAudit(store, metrics) if store is not None else None
+    ask = AskFlow(
+        services.settings,
+        services.engine,
+        services.chat,
+        audit=audit,
+        reviews=None,
+        channel_profiles=store.channel_profile if store is not None else None,
+    )
+    services.ask = RateLimitedAsk(  # type: ignore[assignment]
+        ask, RateLimits.from_settings(services.settings, store, metrics)
+    )
+    if store is not None:
+        metrics.watch_review_queue(queue_depth_source(store))
+
+
+@dataclass
+class Node:
+    url: str
+    settings: Settings
+    services: Services
+    metrics: Metrics
+    server: Any
+    thread: threading.Thread
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=15))
+
+    def post(
+        self,
+        body: str | bytes,
+        *,
+        content_type: str = "application/json",
+        signed: bool = True,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        all_headers = {"Content-Type": content_type}
+        if signed:
+            all_headers.update(sign(secret or self.settings.slack_signing_secret, raw, timestamp))
+        all_headers.update(headers or {})
+        return self.http.post(f"{self.url}/slack/events", content=raw, headers=all_headers)
+
+    def send_event(self, payload: dict[str, Any], **kw: Any) -> httpx.Response:
+        return self.post(json.dumps(payload), **kw)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(f"{self.url}{path}")
+
+    def close(self) -> None:
+        self.http.close()
+        self.server.close()
+        self.thread.join(timeout=2)
+        self.services.close()
+
+
+def start_node(settings: Settings, *, observed: bool = True) -> Node:
+    """Services + Bolt app + HTTP server on a free loopback port, serving in a thread."""
+    metrics = Metrics()
+    services = build_services(settings)
+    if observed:
+        wire(services, metrics)
+    client = build_client(settings)
+    if observed:
+        client.retry_handlers.insert(0, SlackErrorCounter(metrics))
+    app = build_app(settings, services, client=client)
+    if observed:
+        from waitress.server import create_server
+
+        health = HealthCheck.from_services(services)
+        wsgi = instrument_wsgi(make_wsgi_app(app, settings, health=health.report), metrics)
+        server = create_server(
+            wsgi, host="127.0.0.1", port=0, threads=settings.http_threads,
+            max_request_body_size=settings.max_body_bytes, ident="redline",
+        )
+    else:
+        server = create_http_server(app, settings, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    return Node(url, settings, services, metrics, server, thread)
+
+
+# --- reading what Slack saw -----------------------------------------------------------------
+
+
+def thread_texts(slack: FakeSlack, channel: str, thread_ts: str) -> list[str]:
+    """The current text (text + blocks) of every bot message in a thread."""
+    out: list[str] = []
+    for msg in slack.thread(channel, thread_ts):
+        if msg.get("bot_id"):
+            out.append(all_text(msg))
+    return out
+
+
+def bot_texts(slack: FakeSlack) -> list[str]:
+    return [all_text(m) for m in slack.bot_messages()]
+
+
+def final_bot_text(
+    slack: FakeSlack, channel: str, thread_ts: str, done: tuple[str, ...], timeout: float = 10.0
+) -> str:
+    """Wait until a bot message in the thread contains one of `done`; return all its text."""
+    found: list[str] = []
+
+    def ready(s: FakeSlack) -> bool:
+        for text in thread_texts(s, channel, thread_ts):
+            if any(d.lower() in text.lower() for d in done):
+                found.append(text)
+                return True
+        return False
+
+    slack.wait_for(ready, timeout)
+    return found[0] if found else "\n---\n".join(thread_texts(slack, channel, thread_ts))
+
+
+def settle(slack: FakeSlack, quiet_s: float = 0.3, timeout: float = 10.0) -> None:
+    """Wait until the fake Slack has seen no new call for `quiet_s`."""
+    deadline = time.monotonic() + timeout
+    seen = -1
+    while time.monotonic() < deadline:
+        count = len(slack.calls)
+        if count == seen:
+            return
+        seen = count
+        time.sleep(quiet_s)
