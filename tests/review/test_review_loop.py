@@ -315,3 +315,14 @@ def test_reviewer_group_members_may_list_the_queue(redline: Redline) -> None:
     redline.slash("/redline", "review", user=MEMBER)
     assert redline.wait(lambda: bool(redline.responses("cmd")))
     assert "Pending reviews (1)" in all_text(redline.responses("cmd")[0])
+
+
+def test_the_card_shows_the_request_redacted_the_model_gets_it_whole(redline: Redline) -> None:
+    text = f"{REVIEW_TEXT}; send the drawings to alice.smith@example.com or call +1 415 555 0100"
+    thread, card = held(redline, text=text)
+    card_text = all_text(card)
+    assert "alice.smith@example.com" not in card_text and "[email]" in card_text
+    assert "555 0100" not in card_text and "[phone]" in card_text
+    approve(redline, card, ADMIN)
+    assert redline.wait(lambda: redline.model.model_calls == 1)
+    assert redline.model.requests[-1].last_user_text == text
