@@ -8,8 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.slack import review_cards
+from bot.slack.review_notifier import GroupMembers
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import FakeSlack, all_text
 from tests.review.conftest import (
@@ -18,6 +20,7 @@ from tests.review.conftest import (
     ALICE,
     BOB,
     CHANNEL,
+    GROUP,
     MEMBER,
     REVIEW_CHANNEL,
     REVIEW_TEXT,
@@ -326,3 +329,23 @@ def test_the_card_shows_the_request_redacted_the_model_gets_it_whole(redline: Re
     approve(redline, card, ADMIN)
     assert redline.wait(lambda: redline.model.model_calls == 1)
     assert redline.model.requests[-1].last_user_text == text
+
+
+def test_a_card_update_failure_does_not_stop_the_answer(redline: Redline) -> None:
+    thread, card = held(redline)
+    redline.slack.fail("chat.update", error="message_not_found")
+    approve(redline, card, ADMIN)
+    assert redline.wait(lambda: f"You said: {REVIEW_TEXT}" in redline.thread_text(thread))
+    assert len(redline.audit("approved")) == 1
+
+
+def test_reviewer_group_lookup_is_cached_and_fails_closed(fake_slack: FakeSlack) -> None:
+    client = WebClient(token=fake_slack.token, base_url=fake_slack.base_url)
+    members = GroupMembers(client, GROUP, ttl_s=3600)
+    assert members() == frozenset({MEMBER})
+    assert members() == frozenset({MEMBER})
+    assert len(fake_slack.calls_to("usergroups.users.list")) == 1
+    assert GroupMembers(client, "S0NOSUCH1")() == frozenset()
+    fake_slack.fail("usergroups.users.list", status=500, times=5)
+    assert GroupMembers(client, GROUP)() == frozenset()
+    assert GroupMembers(client, "")() == frozenset()
