@@ -204,9 +204,20 @@ class ReviewService:
             return self._too_late(item, now)
         self._notify(self._update_card, item)
         self._notify(self._tell, item, "approved")
-        self._answer(item)
+        try:
+            self._answer(item)
+        except Exception as exc:  # e.g. Slack down while reporting a failure: decision stands
+            log.error(
+                "answer for approved review %s not delivered: %s", item.id, type(exc).__name__
+            )
+            return ActionResult(
+                "approved",
+                "Approved, but the answer could not be delivered to the "
+                "requester's thread; they can ask again.",
+                item,
+            )
         return ActionResult(
-            "approved", "Approved; the answer is being posted in the requester's thread.", item
+            "approved", "Approved; the answer was posted in the requester's thread.", item
         )
 
     def deny(self, review_id: str, reviewer: str, reason: str) -> ActionResult:
