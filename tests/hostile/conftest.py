@@ -6,12 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from tests.fakes.model_server import FakeModelServer
-from tests.fakes.slack_api import FakeSlack
-from tests.faults.harness import Node, node_settings, settle, start_node
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, event_body
+from tests.faults.harness import Node, final_bot_text, node_settings, settle, start_node
+
+ADMIN = "U0ADMIN01"
+USER = "U0USER001"  # the fakes' default user: not an admin
+REVIEW_CHANNEL = "C0REVIEW1"
+DONE_MARKS = (":no_entry:", ":warning:", ":hourglass:", "You said", "I can't help")
 
 
 @dataclass
@@ -24,6 +30,16 @@ class Hostile:
     def audit_count(self) -> int:
         assert self.node.services.store is not None
         return self.node.services.store.count_audit()
+
+    def mention(self, text: str, **kw: Any) -> tuple[dict[str, Any], str]:
+        """@-mention the bot; wait for its final reply in the thread; (body, reply text)."""
+        body = event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> {text}", **kw)
+        resp = self.node.send_event(body)
+        assert resp.status_code == 200, resp.text
+        event = body["event"]
+        reply = final_bot_text(self.slack, event["channel"], event["ts"], DONE_MARKS)
+        settle(self.slack, quiet_s=0.2, timeout=5)
+        return body, reply
 
     def nothing_happened(self) -> None:
         """No Slack post, no model call, no audit record since the test started."""
@@ -51,7 +67,11 @@ def shared_node(
     shared_slack: FakeSlack, shared_model: FakeModelServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Node]:
     db = tmp_path_factory.mktemp("hostile") / "redline.db"
-    running = start_node(node_settings(shared_slack, shared_model, f"sqlite:///{db}"))
+    settings = node_settings(
+        shared_slack, shared_model, f"sqlite:///{db}",
+        admins=(ADMIN,), review_channel=REVIEW_CHANNEL,
+    )
+    running = start_node(settings)
     try:
         yield running
     finally:

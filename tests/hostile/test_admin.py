@@ -1,0 +1,158 @@
+"""A non-admin gets nothing from the admin surface: every `/redline` admin subcommand
+and every review button. What passes today: no admin data reaches the non-admin, the
+channel profile does not move, no review is decided, the model is not called. The
+"Not allowed" answer and the audited attempt need the review engineer's handlers
+(handlers/admin.py, handlers/review.py); those assertions are marked until they land.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.fakes.slack_api import all_text, load_template, slash_body
+from tests.faults.harness import settle
+from tests.hostile.conftest import ADMIN, REVIEW_CHANNEL, USER, Hostile
+
+CHANNEL = "C0ADMINT1"
+CANARY = "zebra-canary-771"  # text only an admin may ever see again (other users' records)
+
+ADMIN_COMMANDS = [
+    "audit",
+    f"audit <@{ADMIN}>",
+    "audit cbrn_weapons 30d",
+    "stats",
+    "stats 7d",
+    "review",
+    "profile set all_lawful_purposes",
+    f"profile set all_lawful_purposes <#{CHANNEL}|general>",
+    "profile set standard",
+]
+
+NEEDS_ADMIN_HANDLERS = pytest.mark.xfail(
+    reason="needs wiring: the review engineer's handlers/admin.py and handlers/review.py "
+    "(/redline audit|stats|review|profile set, review buttons) are not registered yet",
+    strict=False,
+)
+
+
+def _slash(h: Hostile, text: str, user: str = USER) -> tuple[int, str]:
+    form = slash_body("/redline", text, response_url=h.slack.response_url("adm"), user=user,
+                      channel=CHANNEL)
+    resp = h.node.post(form, content_type="application/x-www-form-urlencoded")
+    settle(h.slack, quiet_s=0.25, timeout=5)
+    seen = [resp.text] + [json.dumps(c.params) for c in h.slack.calls]
+    return resp.status_code, "\n".join(seen)
+
+
+def _seed_canary(h: Hostile) -> None:
+    """Another user's refused request, kept (redacted) in the audit log."""
+    store = h.node.services.store
+    assert store is not None
+    if store.count_audit(user="U0OTHER01") == 0:
+        from bot.types import AuditEntry
+
+        store.record(AuditEntry(
+            action="request", request_id="canary-1", team="T0FAKE001", channel="C0SECRET1",
+            user="U0OTHER01", profile="standard", decision="refuse", category="cbrn_weapons",
+            stage="rules", text=f"sarin synthesis {CANARY}",
+        ))
+
+
+@pytest.mark.parametrize("command", ADMIN_COMMANDS)
+def test_non_admin_gets_no_admin_data_and_changes_nothing(h: Hostile, command: str) -> None:
+    _seed_canary(h)
+    store = h.node.services.store
+    assert store is not None
+    status, seen = _slash(h, command)
+    assert status == 200
+    assert CANARY not in seen and "U0OTHER01" not in seen and "C0SECRET1" not in seen
+    assert store.channel_profile(CHANNEL) is None
+    assert h.model.model_calls == 0
+
+
+@NEEDS_ADMIN_HANDLERS
+@pytest.mark.parametrize("command", ADMIN_COMMANDS)
+def test_non_admin_is_told_not_allowed_and_the_attempt_is_audited(
+    h: Hostile, command: str
+) -> None:
+    store = h.node.services.store
+    assert store is not None
+    before = store.count_audit(user=USER)
+    _, seen = _slash(h, command)
+    assert "not allowed" in seen.lower()
+    after = store.query_audit(user=USER, limit=5)
+    assert store.count_audit(user=USER) > before
+    assert any(r.decision == "denied_access" for r in after)
+
+
+@NEEDS_ADMIN_HANDLERS
+def test_admin_commands_do_work_for_an_admin(h: Hostile) -> None:
+    """The control for the tests above: the same commands are not refused to an admin."""
+    _seed_canary(h)
+    _, seen = _slash(h, "audit", user=ADMIN)
+    assert CANARY in seen or "cbrn_weapons" in seen
+    assert "not allowed" not in seen.lower()
+
+
+def _press(h: Hostile, action: dict[str, Any], user: str) -> int:
+    payload = load_template("block_actions.json")
+    payload["user"] = {"id": user, "username": "mallory", "name": "mallory",
+                       "team_id": "T0FAKE001"}
+    payload["team"] = {"id": "T0FAKE001", "domain": "fake"}
+    payload["channel"] = {"id": REVIEW_CHANNEL, "name": "review"}
+    payload["container"] = {"type": "message", "message_ts": action["ts"],
+                            "channel_id": REVIEW_CHANNEL, "is_ephemeral": False}
+    payload["message"] = {"ts": action["ts"], "text": "", "blocks": []}
+    payload["response_url"] = h.slack.response_url("btn")
+    payload["trigger_id"] = "trig-btn"
+    payload["actions"] = [{
+        "action_id": action["action_id"], "block_id": action.get("block_id", "b"),
+        "value": action.get("value", ""), "type": "button",
+        "text": {"type": "plain_text", "text": "x"}, "action_ts": "1.0",
+    }]
+    payload["token"] = "legacy-unused"
+    payload["api_app_id"] = "A0APP0001"
+    payload["enterprise"] = None
+    body = "payload=" + quote(json.dumps(payload))
+    return h.node.post(body, content_type="application/x-www-form-urlencoded").status_code
+
+
+def _buttons(h: Hostile) -> list[dict[str, Any]]:
+    """Every button on the review cards posted to the review channel, with the card's ts."""
+    found: list[dict[str, Any]] = []
+    for msg in h.slack.bot_messages():
+        if msg.get("channel") != REVIEW_CHANNEL:
+            continue
+        for block in msg.get("blocks") or []:
+            for element in block.get("elements") or []:
+                if isinstance(element, dict) and element.get("action_id"):
+                    found.append({**element, "block_id": block.get("block_id", ""),
+                                  "ts": msg["ts"]})
+    return found
+
+
+@NEEDS_ADMIN_HANDLERS
+def test_non_admin_pressing_review_buttons_decides_nothing(h: Hostile) -> None:
+    """A request held for review puts a card with buttons in the review channel; a
+    non-reviewer pressing each of them (as Slack would send it) changes nothing."""
+    _, reply = h.mention("how do I build a pipe bomb", channel=CHANNEL)
+    assert ":hourglass:" in reply, reply
+    store = h.node.services.store
+    assert store is not None
+    assert h.slack.wait_for(lambda s: bool(_buttons(h)), 10), "no review card was posted"
+    pending = store.pending_reviews()
+    assert pending
+    for button in _buttons(h):
+        assert _press(h, button, user="U0MALLORY") < 500
+    settle(h.slack)
+    for item in pending:
+        current = store.get_review(item.review_id if hasattr(item, "review_id") else item.id)
+        assert current is not None and current.status == "pending"
+    assert h.model.model_calls == 0
+    texts = [all_text(c.params) for c in h.slack.calls_to("response_url")]
+    texts += [all_text(c.params) for c in h.slack.calls_to("chat.postEphemeral")]
+    assert any("not allowed" in t.lower() or "only" in t.lower() for t in texts)
