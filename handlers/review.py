@@ -52,6 +52,9 @@ def bind(app: App, services: Any) -> ReviewService | None:
         ),
         sink_for=sink_for,
         reviewers=GroupMembers(client, settings.reviewer_group),
+        # approved answers are guarded by this engine, relaxed for the approved category
+        engine=getattr(services, "engine", None),
+        chat=getattr(services, "chat", None),
     )
     return service
 
