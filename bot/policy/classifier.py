@@ -20,8 +20,8 @@ import numpy as np
 from bot.policy.features import Hasher
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "model" / "classifier.npz"
-WINDOW_CHARS = 1_600
-WINDOW_STRIDE = 1_200
+WINDOW_CHARS = 2_000
+WINDOW_STRIDE = 1_600
 MAX_CHARS = 200_000  # beyond this only the head and tail are read (bounded time)
 _TOKEN = re.compile(r"\w+")
 
@@ -37,10 +37,14 @@ class Scores:
     high: np.ndarray  # upper edge of the uncertain band per label
 
     def top_category(self) -> tuple[str, float]:
-        # the category with the largest margin over its own threshold
-        margin = self.probs[1:] - self.thresholds[1:]
-        i = int(np.argmax(margin)) + 1
-        return self.labels[i], float(self.probs[i])
+        """The most likely category, and the probability that the text is not allowed.
+
+        The flag decision uses P(not allowed), not the category's own share: a clear
+        violation whose mass is split between two neighbours (autonomous weapons vs
+        weapons development) is still a clear violation.
+        """
+        i = int(np.argmax(self.probs[1:])) + 1
+        return self.labels[i], float(1.0 - self.probs[0])
 
     def _i(self, category: str) -> int:
         return self.labels.index(category)
@@ -50,7 +54,7 @@ class Scores:
 
     def uncertain(self, category: str) -> bool:
         i = self._i(category)
-        return bool(self.low[i] <= self.probs[i] < self.high[i])
+        return bool(self.low[i] <= 1.0 - self.probs[0] < self.high[i])
 
 
 class Classifier:
@@ -62,7 +66,7 @@ class Classifier:
         thresholds: np.ndarray,
         low: np.ndarray,
         high: np.ndarray,
-        group_weights: tuple[float, float],
+        group_weights: tuple[float, float, float],
         bits: int,
         examples: dict[str, list[str]],
     ) -> None:
@@ -83,6 +87,8 @@ class Classifier:
     def load(cls, path: Path | str) -> Classifier:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
+            if len(meta.get("group_weights", ())) != 3:
+                raise ValueError(f"{path}: model was trained for another feature layout")
             weights = data["weights"].astype(np.float32)
             bias = data["bias"].astype(np.float32)
             thresholds = data["thresholds"].astype(np.float32)
@@ -100,29 +106,32 @@ class Classifier:
             examples=meta.get("examples", {}),
         )
 
-    def logits(self, normalised: str) -> np.ndarray:
-        hashed = self.hasher.hash_text(normalised)
-        sc, sw = hashed.scales()
-        gc, gw = self.group_weights
+    def logits(self, normalised: str, names: list[set[str]] | None = None) -> np.ndarray:
+        hashed = self.hasher.hash_text(normalised, names)
+        scales = hashed.scales()
         z = self.bias.copy()
-        if len(hashed.char):
-            z += (gc * sc) * self.weights[hashed.char].sum(axis=0)
-        if len(hashed.word):
-            z += (gw * sw) * self.weights[hashed.word].sum(axis=0)
+        for idx, scale, weight in zip(
+            (hashed.char, hashed.word, hashed.concept), scales, self.group_weights, strict=True
+        ):
+            if len(idx):
+                z += (weight * scale) * self.weights[idx].sum(axis=0)
         return z
 
-    def _probs(self, normalised: str) -> np.ndarray:
-        z = self.logits(normalised)
+    def _probs(self, normalised: str, names: list[set[str]] | None = None) -> np.ndarray:
+        z = self.logits(normalised, names)
         z = z - z.max()
         e = np.exp(z)
         return e / e.sum()
 
-    def score(self, normalised: str, kind: str = "request") -> Scores:
+    def score(
+        self, normalised: str, kind: str = "request", names: list[set[str]] | None = None
+    ) -> Scores:
+        """Class probabilities; `names` is the text's lexicon split, when already known."""
         text = normalised
         if len(text) > MAX_CHARS:
             text = text[: MAX_CHARS // 2] + " " + text[-MAX_CHARS // 2 :]
         if len(text) <= WINDOW_CHARS:
-            probs = self._probs(text)
+            probs = self._probs(text, names)
         else:
             windows = [
                 text[i : i + WINDOW_CHARS]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.policy.classifier import DEFAULT_MODEL_PATH, Classifier, Scores
+from bot.policy.concepts import Lexicon
 from bot.policy.judge import Judge
 from bot.policy.normalize import normalize
 from bot.policy.policy import Policy, load_policy
@@ -62,7 +63,10 @@ class PolicyEngine:
         self.default_profile = (
             default_profile if default_profile in policy.profiles else policy.default_profile
         )
-        self.rules = RuleSet(policy)
+        self.lexicon = (
+            classifier.hasher.lexicon if isinstance(classifier, Classifier) else Lexicon()
+        )
+        self.rules = RuleSet(policy, self.lexicon)
         self.classifier = classifier
         self.judge = judge
         self._hard = {c.id for c in policy.categories if c.hard}
@@ -139,25 +143,42 @@ class PolicyEngine:
     # ------------------------------------------------------------------ stages
 
     def _assess_with_context(self, text: str, kind: Kind, context: list[str]) -> Finding:
+        """Judge the message alone and together with the thread's recent user turns.
+
+        The stronger signal wins (a hard limit over a restricted category, then the higher
+        score), but only when the current message takes part in it: if the earlier turns
+        were already flagged on their own (and so answered with a refusal), an unrelated
+        new message is judged alone, so one refusal does not poison the thread for ever;
+        a short follow-up pointing back at them ("go on", "step 2 in detail") is not.
+        """
         current = self._assess(text, kind)
-        if current.category is not None or not context or kind != "request":
+        if not context or kind != "request":
             return current
         turns = [t for t in context[-CONTEXT_TURNS:] if t and t.strip()]
         if not turns:
             return current
         earlier = " \n ".join(turns)[-CONTEXT_CHARS:]
         joined = self._assess(earlier + " \n " + text, kind)
-        if joined.category is None:
+        if joined.category is None or not self._stronger(joined, current):
             return current
         before = self._assess(earlier, kind)
-        if before.category is None:
-            # the earlier turns alone were fine: the current message completes the ask
+        if before.category is None or self._stronger(joined, before, margin=0.15):
+            # the earlier turns alone were fine (or clearly weaker): together they ask it
             return replace(joined, stage="context", evidence=joined.evidence + ("(thread)",))
-        # the earlier turns were already flagged (and answered with a refusal): a new,
-        # unrelated message is judged alone, but a follow-up pointing back is not
-        if self._is_follow_up(text):
+        if current.category is None and self._is_follow_up(text):
             return replace(before, stage="context", evidence=before.evidence + ("(follow-up)",))
         return current
+
+    def _stronger(self, a: Finding, b: Finding, margin: float = 0.0) -> bool:
+        """Whether finding `a` is a stronger signal than `b`."""
+        if a.category is None:
+            return False
+        if b.category is None:
+            return True
+        a_hard, b_hard = a.category in self._hard, b.category in self._hard
+        if a_hard != b_hard:
+            return a_hard
+        return a.score > b.score + margin
 
     @staticmethod
     def _is_follow_up(text: str) -> bool:
@@ -171,12 +192,13 @@ class PolicyEngine:
         normalised = normalize(text)
         if not normalised:
             return Finding(None, 0.0, "default")
-        hit = self.rules.first_match(normalised, kind)
+        sentences = self.lexicon.split(normalised)
+        hit = self.rules.first_match(normalised, kind, sentences)
         if hit is not None:
             return Finding(hit.category, 1.0, "rules", (f"rule {hit.rule}: {hit.span!r}",))
         if self.classifier is None:
             return Finding(None, 0.0, "default")
-        scores = self.classifier.score(normalised, kind)
+        scores = self.classifier.score(normalised, kind, [names for _, names in sentences])
         return self._from_scores(text, normalised, scores, kind)
 
     def _from_scores(self, text: str, normalised: str, scores: Scores, kind: Kind) -> Finding:

@@ -1,7 +1,8 @@
 """Featurisation shared by training (scripts/train_classifier.py) and inference: numpy only.
 
-A normalised text becomes hashed feature indices in three groups, each scaled by
-1/sqrt(group size) (an L2-like normalisation that needs no counting):
+A normalised text becomes the set of hashed feature indices (presence, not counts, so
+repeating a sentence does not inflate its weight) in groups, each scaled by
+1/sqrt(number of distinct features in the group), i.e. L2-normalised binary vectors:
 
 - character n-grams (n = 2..5) over the whole text, spaces included: they survive
   spelling tricks and carry Chinese and Russian, which have no useful word split here;
@@ -9,7 +10,9 @@ A normalised text becomes hashed feature indices in three groups, each scaled by
 - intent crosses: each word paired with the intent markers present in the text
   ("ask" = an operational request, "discuss" = history/ethics/law/news framing,
   "defend" = detection/protection framing), so the model can learn that "sarin" under
-  an ask is not "sarin" under a history question, which a bag of words cannot.
+  an ask is not "sarin" under a history question, which a bag of words cannot;
+- concept features (bot/policy/concepts.py): multilingual concept lexicons crossed with
+  the intent markers and with each other, whole-text and per sentence.
 
 Hashing is a polynomial rolling hash over code points in wrapping uint64 arithmetic,
 vectorised, deterministic across processes (no Python `hash`).
@@ -17,10 +20,12 @@ vectorised, deterministic across processes (no Python `hash`).
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from bot.policy.concepts import INTENTS, Lexicon, concept_tokens
 
 CHAR_NGRAMS = (2, 3, 4, 5)
 _BASE = np.uint64(1_000_003)
@@ -34,51 +39,27 @@ _SALT = {
     "defend": np.uint64(0x6E80A2C5),
 }
 
-# Intent markers, several languages. Broad on purpose: they only create cross features;
-# the model learns from data how much each cross matters.
-INTENT_PATTERNS: dict[str, re.Pattern[str]] = {
-    "ask": re.compile(
-        r"\b(how (do|can|would|could|to|should|much|many)|give me|tell me|show me|write|"
-        r"create|build|design|code|program|implement|develop|make|help me|i need|i want|"
-        r"we need|we want|provide|list|walk me through|step[- ]by[- ]step|steps|"
-        r"instructions|guide|recipe|plan|script|function|pipeline|can you|could you|"
-        r"please|detailed|exact|specific|optimi[sz]e|improve|maximi[sz]e|deploy|set up|"
-        r"generate|draft|acquire|buy|get|bypass|evade|without (being )?(detected|traced)|"
-        r"cómo|como|dame|escribe|necesito|comment|donne|écris|je veux|wie|gib|schreib|"
-        r"ich brauche|как|дай|напиши|нужно|сделать|помоги)\b|如何|怎么|怎样|帮我|请|给我|步骤"
-    ),
-    "discuss": re.compile(
-        r"\b(history|historical|ethic\w*|moral\w*|debate\w*|treaty|treaties|convention|"
-        r"arms control|non-?proliferation|law|laws|legal\w*|legislation|regulat\w*|policy|"
-        r"policies|oversight|news|article|essay|report|documentary|novel|journalis\w*|why|"
-        r"what (is|are|was|were)|explain|overview|summar\w*|analy[sz]\w*|compare|impact|"
-        r"risks?|consequences|opinion|argue|arguments?|pros and cons|human rights|"
-        r"civil liberties|privacy|court|ruling|accountab\w*|research|paper|lecture|"
-        r"class|course|student|teach\w*|definition|meaning|mean|historia|ética|ley|"
-        r"histoire|éthique|loi|geschichte|ethik|gesetz|история|этик\w*|закон\w*|"
-        r"почему)\b|历史|伦理|法律|为什么|讨论|政策"
-    ),
-    "defend": re.compile(
-        r"\b(detect\w*|defen[cs]\w*|protect\w*|prevent\w*|mitigat\w*|secur(e|ing)|"
-        r"harden\w*|counter\w*|patch\w*|monitor our own|our own|my own|incident response|"
-        r"awareness|training|safety|safeguard\w*|compliance|audit\w*|block\w*|"
-        r"recogni[sz]e the signs|warning signs|spot|avoid|protección|protéger|schützen|"
-        r"защит\w*)\b|防御|防护|检测"
-    ),
-}
+def _distinct(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique's hash path is slow on small int arrays)."""
+    if len(x) < 2:
+        return x
+    x = np.sort(x)
+    return x[np.concatenate(([True], x[1:] != x[:-1]))]
 
 
 @dataclass(frozen=True)
 class HashedText:
-    """Feature indices of one text, by group (indices may repeat: counts add up)."""
+    """Distinct feature indices of one text, by group."""
 
     char: np.ndarray
     word: np.ndarray  # unigrams, bigrams and intent crosses together
+    concept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
-    def scales(self) -> tuple[float, float]:
+    def scales(self) -> tuple[float, float, float]:
         return (
             1.0 / np.sqrt(max(len(self.char), 1)),
             1.0 / np.sqrt(max(len(self.word), 1)),
+            1.0 / np.sqrt(max(len(self.concept), 1)),
         )
 
 
@@ -102,13 +83,15 @@ class Hasher:
             ch = chr(cp)
             table[cp] = ch.isalnum() or ch == "_"
         self._wordchar = table
+        self.lexicon = Lexicon()
 
     def _index(self, h: np.ndarray, salt: np.uint64) -> np.ndarray:
         with np.errstate(over="ignore"):
             mixed = (h ^ salt) * _MIX
         return (mixed >> self._shift).astype(np.int64)
 
-    def hash_text(self, text: str) -> HashedText:
+    def hash_text(self, text: str, sentence_names: list[set[str]] | None = None) -> HashedText:
+        """Features of `text`; `sentence_names` may pass in its lexicon split, if known."""
         text = text[: self._max - 2]
         cps = np.frombuffer((" " + text + " ").encode("utf-32-le"), dtype=np.uint32)
         c = cps.astype(np.uint64)
@@ -123,7 +106,7 @@ class Hasher:
                     h = h * _BASE + c[j : n - k + 1 + j]
                 h = h + np.uint64(k)
                 chars.append(self._index(h, _SALT["char"]))
-        char_idx = np.concatenate(chars) if chars else np.zeros(0, dtype=np.int64)
+        char_idx = _distinct(np.concatenate(chars)) if chars else np.zeros(0, dtype=np.int64)
 
         # words: maximal runs of word characters
         bmp = np.minimum(cps, 0xFFFF)
@@ -131,8 +114,12 @@ class Hasher:
         edges = np.diff(is_word.astype(np.int8))
         starts = np.flatnonzero(edges == 1) + 1
         ends = np.flatnonzero(edges == -1) + 1
+        if sentence_names is None:
+            sentence_names = self.lexicon.sentences(text)
+        concept = self._concepts(sentence_names)
+        present = set().union(*sentence_names) if sentence_names else set()
         if len(starts) == 0:
-            return HashedText(char_idx, np.zeros(0, dtype=np.int64))
+            return HashedText(char_idx, np.zeros(0, dtype=np.int64), concept)
         with np.errstate(over="ignore"):
             prefix = np.concatenate(([np.uint64(0)], np.cumsum(c * self._pow[:n])))
             wh = (prefix[ends] - prefix[starts]) * self._ipow[starts]
@@ -141,7 +128,16 @@ class Hasher:
             if len(wh) > 1:
                 bh = wh[:-1] * _MIX + wh[1:]
                 words.append(self._index(bh, _SALT["bigram"]))
-            for name, pattern in INTENT_PATTERNS.items():
-                if pattern.search(text):
+            for name in INTENTS:
+                if name in present:
                     words.append(self._index(wh, _SALT[name]))
-        return HashedText(char_idx, np.concatenate(words))
+        return HashedText(char_idx, _distinct(np.concatenate(words)), concept)
+
+    def _concepts(self, sentence_names: list[set[str]]) -> np.ndarray:
+        tokens = concept_tokens(sentence_names)
+        if not tokens:
+            return np.zeros(0, dtype=np.int64)
+        mask = (1 << self.bits) - 1
+        return _distinct(
+            np.array([(zlib.crc32(t.encode()) * 2654435761) & mask for t in tokens], dtype=np.int64)
+        )

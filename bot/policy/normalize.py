@@ -23,7 +23,7 @@ _SLACK_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
 _SLACK_SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^>|]*)?(?:\|([^>]*))?>")
 _SLACK_LINK = re.compile(r"<((?:https?|mailto|ftp)[^>|\s]*)(?:\|([^>]*))?>")
 _CODE_FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n?")
-_INLINE_MARK = re.compile(r"(?<!\w)[*_~`]+|[*_~`]+(?!\w)")
+_INLINE_MARK = re.compile(r"[*~`]+|(?:^|(?<=\s))_+|_+(?=[\s.,!?;:]|$)")
 
 # Unicode "format" characters that render as nothing: zero-width, joiners, bidi controls.
 _INVISIBLE = {
@@ -34,6 +34,8 @@ _INVISIBLE = {
         "\u2069\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
     )
 }
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'"})
 
 # Cyrillic and Greek letters that look like Latin ones (lower case after casefold).
 _HOMOGLYPHS = str.maketrans(
@@ -47,6 +49,9 @@ _HOMOGLYPHS = str.maketrans(
     }
 )
 _LOOKALIKE_CHARS = frozenset("авеёкмнорстухѕіїјԁԛԝһɡӏѵαβεηικνορτυχγωμѡıℓ")
+_LOOKALIKE_RE = re.compile("[" + "".join(sorted(_LOOKALIKE_CHARS)) + "]")
+_LATIN_RE = re.compile(r"[a-z]")
+_OTHER_ALPHA_RE = re.compile(r"[^\W\da-z_]")
 
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a",
@@ -60,8 +65,9 @@ _TECH_SUFFIX = re.compile(
     r"room|step|phase|tier|top)\d+$"
 )
 _WORDISH = re.compile(r"[^\s]+")
+# a letter next to a leet character: the only texts worth the per-token pass
+_LEET_HINT = re.compile(r"[^\W\d_][013457 8@$!|€+]|[013457 8@$€|][^\W\d_]".replace(" ", ""))
 # letter-by-letter spacing: at least four single letters joined by one separator
-_SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*·•]{1,2}){3,}[^\W\d_](?![^\W\d_])")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
 _SPACES = re.compile(r"\s+")
 
@@ -83,10 +89,10 @@ def _fold_homoglyphs(text: str) -> str:
     Real Russian or Greek stays as it is; a Latin sentence with a few Cyrillic letters
     slipped into its words ("sаrіn") gets them back.
     """
-    if not any(c in _LOOKALIKE_CHARS for c in text):
+    if not _LOOKALIKE_RE.search(text):
         return text
-    latin = sum(1 for c in text if "a" <= c <= "z")
-    other = sum(1 for c in text if c.isalpha() and not ("a" <= c <= "z"))
+    latin = len(_LATIN_RE.findall(text))
+    other = len(_OTHER_ALPHA_RE.findall(text))
     if latin < other:
         # mostly non-Latin: fold only tokens that mix scripts
         def fix(m: re.Match[str]) -> str:
@@ -99,28 +105,52 @@ def _fold_homoglyphs(text: str) -> str:
     return text.translate(_HOMOGLYPHS)
 
 
-def _fold_leet(text: str) -> str:
-    def fix(m: re.Match[str]) -> str:
-        tok = m.group(0)
-        core = tok.strip(".,;:?!'\"()[]{}<>")
-        if len(core) < 3 or not any(c in _LEET_CHARS for c in core):
-            return tok
-        letters = sum(1 for c in core if c.isalpha())
-        if letters < 2 or not any(c.isalpha() for c in core):
-            return tok
-        if core.isdigit() or _TECH_SUFFIX.match(core) or "://" in core or "." in core[1:-1]:
-            return tok
-        # pure "word + trailing digits" (v2, model3) is only leet if one trailing digit
-        stripped = core.rstrip("0123456789")
-        if stripped.isalpha() and len(core) - len(stripped) > 1:
-            return tok
-        return tok.replace(core, core.translate(_LEET))
+def _fold_leet_token(tok: str) -> str:
+    core = tok.strip(".,;:?!'\"()[]{}<>")
+    if len(core) < 3 or not any(c in _LEET_CHARS for c in core):
+        return tok
+    letters = sum(1 for c in core if c.isalpha())
+    if letters < 2:
+        return tok
+    if core.isdigit() or _TECH_SUFFIX.match(core) or "://" in core or "." in core[1:-1]:
+        return tok
+    # "word + trailing digits" (v2, model3) is only leet with a single trailing digit
+    stripped = core.rstrip("0123456789")
+    if stripped.isalpha() and len(core) - len(stripped) > 1:
+        return tok
+    return tok.replace(core, core.translate(_LEET))
 
-    return _WORDISH.sub(fix, text)
+
+def _fold_leet(text: str) -> str:
+    """Fold leetspeak in the tokens that have a letter next to a leet character."""
+    if not _LEET_HINT.search(text):
+        return text
+    tokens = text.split(" ")
+    for i, tok in enumerate(tokens):
+        if len(tok) >= 3 and _LEET_HINT.search(tok):
+            tokens[i] = _fold_leet_token(tok)
+    return " ".join(tokens)
+
+
+_SEPARATED = re.compile(r"[^\W\d_](?:[.\-_*·•]{1,2}[^\W\d_]){3,}")
 
 
 def _join_spaced(text: str) -> str:
-    return _SPACED.sub(lambda m: re.sub(r"[ .\-_*·•]", "", m.group(0)), text)
+    """Join letter-by-letter spelling: "a u t o n o m o u s", "s.a.r.i.n", "a-u-t-o"."""
+    tokens = text.split(" ")
+    out: list[str] = []
+    run: list[str] = []
+    for tok in tokens + [""]:
+        if len(tok) == 1 and tok.isalpha():
+            run.append(tok)
+            continue
+        if run:
+            out.extend(["".join(run)] if len(run) >= 4 else run)
+            run = []
+        if tok and len(tok) >= 7 and _SEPARATED.fullmatch(tok):
+            tok = re.sub(r"[.\-_*·•]", "", tok)
+        out.append(tok)
+    return " ".join(out[:-1]) if out and out[-1] == "" else " ".join(out)
 
 
 def _decode_base64(text: str) -> str:
@@ -150,13 +180,14 @@ def normalize(text: str) -> str:
     text = strip_slack_markup(text)
     text = _decode_base64(text)
     text = unicodedata.normalize("NFKC", text)
-    text = text.translate(_INVISIBLE)
+    text = text.translate(_INVISIBLE).translate(_QUOTES)
     # remaining format characters (category Cf) are invisible too
     if any(unicodedata.category(c) == "Cf" for c in text if ord(c) > 0x7F):
         text = "".join(c for c in text if ord(c) < 0x80 or unicodedata.category(c) != "Cf")
-    text = text.casefold()
+    text = _SPACES.sub(" ", text.casefold()).strip()
     text = _fold_homoglyphs(text)
     text = _join_spaced(text)
     text = _fold_leet(text)
-    text = _INLINE_MARK.sub(" ", text)
+    if "*" in text or "_" in text or "~" in text or "`" in text:
+        text = _INLINE_MARK.sub(" ", text)
     return _SPACES.sub(" ", text).strip()

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.policy.concepts import LEXICON
+
 # The taxonomy's ids are a contract (shared/policy-taxonomy.md): a policy file may not
 # invent or drop one.
 HARD_LIMIT_IDS = ("autonomous_weapons", "mass_domestic_surveillance", "cbrn_weapons")
@@ -51,6 +53,16 @@ class Rule:
     all: tuple[re.Pattern[str], ...]
     unless: tuple[re.Pattern[str], ...] = ()
     kinds: tuple[str, ...] = ("request", "response")
+    when: tuple[str, ...] = ()  # lexicon concepts a sentence must contain (a cheap prefilter)
+
+    def matches_all(self, text: str) -> bool:
+        """Every `all` pattern occurs somewhere (the `unless` patterns not consulted)."""
+        return all(p.search(text) for p in self._by_cost)
+
+    @property
+    def _by_cost(self) -> tuple[re.Pattern[str], ...]:
+        # the most specific pattern (the longest source) first: it fails soonest
+        return tuple(sorted(self.all, key=lambda p: -len(p.pattern)))
 
     def match(self, text: str, kind: str = "request") -> str | None:
         """The matched span (of the first pattern) or None."""
@@ -305,6 +317,16 @@ def _build(path: Path, text: str, data: Mapping[str, Any], version: str) -> Poli
                 raise PolicyError(path, rline, f"rule '{rid}': 'all' must be a list of regexes")
             unless = rule.get("unless", [])
             kinds = tuple(rule.get("kinds", ["request", "response"]))
+            when = rule.get("when", [])
+            if not isinstance(when, list) or any(w not in LEXICON for w in when):
+                raise PolicyError(
+                    path, loc.find("when", rline, key=True),
+                    f"rule '{rid}': 'when' must list lexicon concepts ({', '.join(LEXICON)})",
+                )
+            bad_kind = [k for k in kinds if k not in ("request", "response")]
+            if bad_kind:
+                raise PolicyError(path, loc.find("kinds", rline, key=True),
+                                  f"rule '{rid}': unknown kind {bad_kind[0]!r}")
             rules.append(
                 Rule(
                     id=rid,
@@ -312,6 +334,7 @@ def _build(path: Path, text: str, data: Mapping[str, Any], version: str) -> Poli
                     all=tuple(_compile(path, loc, p, rline, fragments) for p in pats),
                     unless=tuple(_compile(path, loc, p, rline, fragments) for p in unless),
                     kinds=kinds,
+                    when=tuple(when),
                 )
             )
         categories.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.policy.concepts import Lexicon
 from bot.policy.policy import Policy, Rule
 
 
@@ -14,15 +15,45 @@ class RuleHit:
     span: str
 
 
+SHORT_TEXT = 600  # up to this length a rule may also match across sentences
+
+
 class RuleSet:
-    """All rules of a policy, hard limits first (the policy orders its categories so)."""
+    """All rules of a policy, hard limits first (the policy orders its categories so).
 
-    def __init__(self, policy: Policy) -> None:
+    Rules run sentence by sentence (a history question in the first sentence must not
+    shelter an operational ask in the second, and an `unless` word only excuses its own
+    sentence); a short text is also tried whole, so an ask split over two short sentences
+    is seen. A rule's `when` concepts (the lexicon of bot.policy.concepts) pick the
+    sentences worth running its regexes on, which keeps long texts cheap.
+    """
+
+    def __init__(self, policy: Policy, lexicon: Lexicon | None = None) -> None:
         self._rules: tuple[Rule, ...] = policy.rules
+        self._lexicon = lexicon or Lexicon()
 
-    def first_match(self, normalised: str, kind: str = "request") -> RuleHit | None:
+    def first_match(
+        self,
+        normalised: str,
+        kind: str = "request",
+        sentences: list[tuple[str, set[str]]] | None = None,
+    ) -> RuleHit | None:
+        if sentences is None:
+            sentences = self._lexicon.split(normalised)
+        everything: set[str] = set().union(*(names for _, names in sentences))
+        short = len(normalised) <= SHORT_TEXT
         for rule in self._rules:
-            span = rule.match(normalised, kind)
+            if kind not in rule.kinds or not everything.issuperset(rule.when):
+                continue
+            span = None
+            if short and rule.matches_all(normalised):
+                span = rule.match(normalised, kind)
+            if span is None and (len(sentences) > 1 or not short):
+                for sentence, names in sentences:
+                    if names.issuperset(rule.when) and rule.matches_all(sentence):
+                        span = rule.match(sentence, kind)
+                        if span is not None:
+                            break
             if span is not None:
                 return RuleHit(rule=rule.id, category=rule.category, span=span[:120])
         return None

@@ -1,0 +1,430 @@
+# ruff: noqa: E501  (lexicon tables read better one concept per line)
+"""Concept and intent lexicons (six languages) that give the linear classifier its "AND".
+
+A bag of n-grams cannot express "a nerve agent AND an operational ask in the same
+sentence, not framed as history". So each text also gets a few symbolic features: which
+concepts occur (cbrn agent, weapon autonomy, population-scale targets, surveillance
+technique, one person, covertness, intrusion/malware, weapon making, military targeting,
+role-play framing, operational detail), which intents (ask, discuss, defend), and their
+crosses, over the whole text and within each sentence (so a harmful ask in a second
+sentence is not sheltered by a history question in the first). The model learns the
+weights; the lists only name the concepts, broadly.
+
+Matching is on word tokens, not big regexes (Python's `re` is slow on long alternations):
+an entry is space-separated word slots, each slot `a|b|c`, a trailing `*` makes it a
+prefix; entries with CJK characters are matched as substrings. Latin accents are folded
+(`ántrax` = `antrax`), so entries are written without them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"\w+")
+_SENTENCE = re.compile(r"[.!?;\n。！？；]+")
+_LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
+
+LEXICON: dict[str, tuple[str, ...]] = {
+    # ---------------------------------------------------------------- concepts
+    "cbrn": (
+        "sarin", "soman", "tabun", "cyclosarin", "vx", "novichok*", "mustard gas", "sulfur mustard",
+        "lewisite", "phosgene", "chlorine gas", "nerve agent*|gas", "ricin", "abrin", "botulinum",
+        "botulism", "anthrax", "anthracis", "smallpox", "variola", "plague", "yersinia", "ebola",
+        "marburg", "nipah", "h5n1", "pathogen*", "bioweapon*", "biological weapon*",
+        "chemical weapon*", "warfare agent*", "toxin*", "dirty bomb*", "radiological",
+        "enriched uranium", "weapons grade", "plutonium", "fissile", "nuclear weapon*|bomb*|device*|warhead*",
+        "caesium", "cesium", "cobalt 60", "polonium", "gain of function", "transmissib*",
+        "aerosoli*", "spore*", "weaponi*", "precursor*", "toxic gas", "poison gas", "virulen*",
+        "зарин*", "зоман*", "табун*", "новичок*", "иприт*", "люизит*", "фосген*",
+        "нервно*", "рицин*", "ботулин*", "сибирск* язв*", "спор|споры|спорами", "оспа*", "чума*",
+        "эбол*", "патоген*", "токсин*", "отравляющ*", "химическ* оружи*", "биологическ* оружи*",
+        "ядерн* оружи*|бомб*|заряд*", "обогащ* уран*", "плутони*", "грязн* бомб*", "радиоактив*",
+        "прекурсор*", "боев* газ*", "вирус*",
+        "gas sarin", "gas mostaza", "agente* nervioso*", "ricina", "toxina*", "antrax", "carbunco",
+        "viruela", "patogeno*", "arma*|armas quimica*|biologica*|nuclear*", "uranio enriquecido",
+        "bomba sucia", "espora*", "gas toxico", "precursore*",
+        "gaz moutarde", "agent* neurotoxique*", "neurotoxique*", "ricine", "toxine*", "variole",
+        "pathogene*", "arme*|armes chimique*|biologique*|nucleaire*", "uranium enrichi",
+        "bombe sale", "gaz toxique", "precurseur*",
+        "senfgas", "nervengift*", "nervenkampfstoff*", "kampfstoff*", "rizin", "milzbrand*",
+        "pocken*", "erreger*", "chemiewaffe*", "biowaffe*", "atomwaffe*", "kernwaffe*",
+        "angereichert* uran", "schmutzige* bombe*", "sporen", "giftgas*",
+        "沙林", "梭曼", "塔崩", "诺维乔克", "芥子气", "光气", "氯气", "神经毒剂", "蓖麻毒素", "肉毒",
+        "炭疽", "天花", "鼠疫", "埃博拉", "病原体", "毒素", "毒气", "化学武器", "生物武器", "核武器",
+        "浓缩铀", "武器级", "钚", "脏弹", "放射性", "孢子", "传播力", "毒剂", "前体", "病毒",
+    ),
+    "autonomy": (
+        "autonomous*", "autonomy", "on its own", "by itself", "without a|any human|operator|person",
+        "without human|operator*", "no human|operator", "human in|on|out the|of loop",
+        "human in the loop", "human out of the loop", "operator approval|confirm*|ack*|input",
+        "confirm* step", "kill chain", "killchain", "select*|pick*|choose* its own target*",
+        "select*|pick*|choose* target*", "fire*|shoot*|engage* automatically",
+        "auto fire|engage|target", "autofire", "automatic* engage*|fire*|shoot*|strike*",
+        "decide*|decides who|which|when|whom to", "skip* the human", "remove* the human",
+        "without waiting|asking",
+        "автоном*", "самостоятельно", "без участия|подтверждения оператор*|человек*",
+        "без оператор*|человек*", "сам выбирает|стреляет|атакует|решает",
+        "автоматически стреля*|открыва*|атаку*",
+        "autonom*", "sin intervencion|aprobacion|confirmacion|supervision humana",
+        "sin operador", "sin el operador", "por si solo|sola|mismo|misma",
+        "sans intervention|validation|confirmation|controle humaine", "sans operateur",
+        "sans l operateur", "de lui meme", "tout seul*",
+        "ohne menschliche*|bediener*|freigabe", "ohne den bediener", "selbststandig", "selbstandig",
+        "自主", "自动开火", "自动射击", "自动攻击", "无需人工", "无人干预", "没有人工", "不经人工",
+        "不经过人工", "不经操作员", "自行选择", "自己选择", "杀伤链", "无需确认",
+    ),
+    "weapon": (
+        "weapon*", "gun|guns|gunfire", "turret*", "drone*", "uav*", "missile*", "munition*",
+        "warhead*", "lethal*", "rifle*", "firearm*", "explosive*", "bomb|bombs", "artillery",
+        "ammunition", "ammo", "sentry", "sentries", "loitering", "swarm*", "open fire", "fire on",
+        "оружи*", "дрон*", "беспилот*", "ракет*", "боеприпас*", "взрывчат*", "бомб*", "винтовк*",
+        "пулем*", "турел*",
+        "arma|armas", "dron|drones", "misil*", "municion*", "explosiv*", "bomba*", "torreta*",
+        "arme|armes", "missile*", "explosif*", "bombe*", "fusil*", "tourelle*",
+        "waffe*", "drohne*", "rakete*", "sprengstoff*", "gewehr*", "geschutz*",
+        "武器", "无人机", "导弹", "弹药", "炸药", "炸弹", "枪", "炮塔", "巡飞弹", "蜂群",
+    ),
+    "population": (
+        "everyone", "everybody", "every citizen*|resident*|person|phone*|user*|visitor*|protester*",
+        "all citizens|residents|people|phones|users|protesters|protestors|journalists|members|muslims|activists|voters|immigrants|migrants|students|employees|attendees|visitors|devices",
+        "all the citizens|residents|people|phones|users|protesters|journalists|members",
+        "entire|whole population|city|country|neighbourhood|neighborhood",
+        "population*", "citizen*", "protester*", "protestor*", "dissident*", "journalists",
+        "activists", "minorit*", "ethnic*", "religious", "mosque*", "churches", "synagogue*",
+        "opposition", "voters", "bulk", "mass", "dragnet", "nationwide", "citywide", "millions",
+        "uyghur*", "refugees", "immigrants", "residents", "crowd*", "demonstrat*",
+        "население", "граждан*", "протестующ*", "оппозиц*", "митинг*", "массов*", "всех",
+        "мечет*", "жител*", "демонстрант*",
+        "todos los ciudadanos|vecinos|manifestantes|periodistas", "cada vecino", "poblacion",
+        "ciudadanos", "manifestantes", "periodistas", "masiv*", "toda la ciudad", "vecinos",
+        "tous les citoyens|habitants|manifestants|journalistes", "citoyens", "manifestants",
+        "journalistes", "de masse", "toute la ville", "habitants",
+        "alle burger|einwohner|demonstranten|journalisten|handys", "bevolkerung", "burger*",
+        "demonstranten", "journalisten", "massen*", "ganze* stadt", "einwohner*",
+        "所有", "全部", "全体", "每个人", "全市", "全国", "人口", "居民", "市民", "公民", "抗议", "示威",
+        "记者", "少数民族", "清真寺", "维吾尔", "大规模", "批量", "群体", "每个",
+    ),
+    "surveil": (
+        "track*", "monitor*", "surveil*", "face|facial recognition", "biometric*", "cctv",
+        "camera*", "location data|history|tracking", "phone location*", "cell tower*", "imsi",
+        "stingray", "geolocat*", "intercept*", "wiretap*", "scrap*", "profil*", "dossier*",
+        "watchlist*", "license|licence plate*", "anpr", "metadata", "spy*", "identif*",
+        "deanonymi*", "de anonymi*", "unmask*", "dox*", "locate*", "whereabouts",
+        "слеж*", "отслеж*", "мониторинг*", "распознавани* лиц*", "камер*", "геолокац*",
+        "перехват*", "прослуш*", "досье", "биометр*", "вычисл*", "шпион*", "местоположени*",
+        "rastre*", "vigil*", "monitore*", "reconocimiento facial", "camaras", "ubicacion*",
+        "antenas", "intercept*", "escuchas", "expediente*", "geolocaliz*", "espia*", "localiz*",
+        "surveill*", "pist*", "reconnaissance faciale", "cameras", "localis*", "geolocalis*",
+        "ecoute*", "fichier*", "fichage", "espionn*",
+        "uberwach*", "verfolg*", "orten", "ortung", "gesichtserkennung", "kamera*", "standort*",
+        "funkzelle*", "abhor*", "abfang*", "ausspah*",
+        "监控", "监视", "跟踪", "追踪", "定位", "人脸识别", "摄像头", "位置数据", "基站", "拦截",
+        "窃听", "爬取", "档案", "黑名单", "车牌", "开盒", "人肉", "行踪",
+    ),
+    "person": (
+        "my|his|her|their ex|wife|husband|girlfriend|boyfriend|partner|spouse|neighbour|neighbor|coworker|colleague|boss|employee|daughter|son|tenant|landlord|roommate|teenager",
+        "my ex wife|husband|girlfriend|boyfriend|partner", "someone*", "this|that person|guy|woman|man|girl|account|user|reviewer|poster|journalist|activist",
+        "specific person|individual", "one person", "anonymous account|user|poster|reviewer|blogger|critic",
+        "who is behind", "whos behind", "real name|identity", "home address", "where he|she|they live*",
+        "бывш*", "жена|жены|жену|женой", "муж|мужа|мужем", "сосед*", "коллег*",
+        "этого человека|пользователя", "анонимн* аккаунт*|пользовател*", "настоящ* имя|личность",
+        "домашн* адрес*", "адрес",
+        "mi ex|esposa|mujer|marido|novia|novio|pareja|vecino|vecina|jefe|companero|companera",
+        "esa persona", "cuenta anonima", "su direccion", "quien esta detras",
+        "mon ex|mari|copain|voisin|collegue|patron", "ma femme|copine|voisine|collegue",
+        "cette personne", "compte anonyme", "son adresse", "qui se cache derriere",
+        "meine ex|frau|freundin|nachbarin|kollegin", "mein mann|freund|nachbar|kollege|chef",
+        "meinen mann|freund|nachbarn|kollegen|chef", "diese person", "anonym* account|konto",
+        "seine|ihre adresse", "wer hinter",
+        "老婆", "老公", "前任", "前妻", "前夫", "女朋友", "男朋友", "邻居", "同事", "某人", "这个人",
+        "匿名账号", "真实身份", "住址", "家庭住址", "他的", "她的",
+    ),
+    "covert": (
+        "secret*", "without him|her|them knowing", "without his|her|their knowledge|consent",
+        "without them noticing", "covert*", "undetect*", "without being detected|noticed|traced|caught",
+        "unnoticed", "untraceable", "without a trace", "without leaving a trace", "hide from",
+        "evade*|evading|bypass* detection|antivirus|edr|av|filters|screening",
+        "not get caught", "without getting caught|traced", "stealth*", "anonymously",
+        "тайно", "незаметно", "без ведома", "скрытно", "не оставляя следов", "тайком",
+        "en secreto", "sin que lo|la|se sepa|note|entere", "a escondidas", "sin dejar rastro",
+        "a son insu", "en secret", "discretement", "sans laisser de trace", "sans qu il|elle le sache",
+        "heimlich", "ohne dass", "ohne sein|ihr wissen", "unbemerkt", "spurlos",
+        "偷偷", "秘密", "不被发现", "不知情", "神不知鬼不觉", "悄悄", "暗中", "不留痕迹",
+    ),
+    "cyber": (
+        "exploit*", "payload*", "malware", "ransomware", "keylog*", "rootkit*", "trojan*",
+        "botnet*", "backdoor*", "reverse shell*", "shellcode", "phishing", "credential stuffing",
+        "brute force*|forcing", "bruteforce*", "privilege escalation", "sql injection", "xss",
+        "rce", "remote code execution", "zero day", "0day", "c2", "command and control",
+        "bypass* edr|antivirus|av|2fa|mfa|authentication|login", "hack*", "break into",
+        "unauthori* access", "crack* the password*|wifi", "crack* password*", "stealer*",
+        "ddos*", "worm", "infostealer*", "spoof*", "cve*",
+        "эксплойт*", "вредонос*", "вымогател*", "шифровальщик*", "кейлоггер*", "троян*",
+        "ботнет*", "бэкдор*", "фишинг*", "взлом*", "брутфорс*", "уязвимост*",
+        "troyano*", "puerta trasera", "suplantacion", "hackear", "vulnerar", "fuerza bruta",
+        "inyeccion", "logiciel* malveillant*", "rancongiciel*", "cheval de troie",
+        "porte derobee", "hameconnage", "pirat*", "force brute", "schadsoftware",
+        "erpressungstrojaner", "trojaner", "botnetz", "hintertur", "einbrechen", "eindringen",
+        "漏洞利用", "利用代码", "恶意软件", "勒索软件", "键盘记录", "木马", "僵尸网络", "后门",
+        "钓鱼", "撞库", "暴力破解", "提权", "注入", "远程代码执行", "零日", "入侵", "黑进", "破解",
+        "免杀", "渗透", "漏洞",
+    ),
+    "wmake": (
+        "3d print*", "full auto*", "fullauto", "auto sear*", "autosear*", "suppressor*",
+        "silencer*", "ghost gun*", "receiver*", "ied", "ieds", "pipe bomb*", "improvised",
+        "shaped charge*", "efp*", "explosively formed", "molotov*", "grenade*", "detonator*",
+        "thermite", "frag*", "armor|armour piercing", "penetrat*", "increase the range|yield|lethality",
+        "increase range|yield|lethality", "machin*", "convert*", "landmine*", "mine|mines", "barrel*",
+        "caliber", "calibre", "propellant*", "blast radius",
+        "глушител*", "самодельн*", "детонатор*", "молотов*", "гранат*", "кумулятивн*",
+        "переделат*", "пороховой", "взрыватель*",
+        "silenciador*", "explosivo* casero*", "detonador*", "granada*", "artesanal*",
+        "silencieux", "artisanal*", "detonateur*", "grenade*",
+        "schalldampfer*", "zunder*", "molotow*", "granate*", "selbstgebaut*", "umbau*",
+        "消音器", "简易爆炸装置", "雷管", "燃烧瓶", "手榴弹", "地雷", "破片", "穿甲", "自制", "改装",
+        "聚能装药", "射程", "杀伤力",
+    ),
+    "military": (
+        "target list|package|deck*", "targeting", "strike package*", "artillery", "airstrike*",
+        "air strike*", "battle damage", "bda", "order of battle", "fire mission*",
+        "grid coordinates|reference*", "mgrs", "enemy position*|forces|units|base*|troops|command*",
+        "attack order*|plan*", "kill box", "isr", "sigint", "reconnaissance", "ambush*",
+        "assault*", "convoy*", "brigade*", "battalion*", "sortie*", "frontline*", "front line*",
+        "opord", "high value target*", "adversary", "hostile*", "strike*", "barrage",
+        "целеуказани*", "координат*", "артиллер*", "авиаудар*", "позици* противник*", "штурм*",
+        "засад*", "разведк*", "батальон*", "бригад*", "противник*", "удар*",
+        "lista de objetivos", "artilleria", "ataque aereo", "posiciones enemigas", "coordenadas",
+        "emboscada*", "asalto*", "batallon*", "enemig*",
+        "liste de cibles", "artillerie", "frappe*", "positions ennemies", "coordonnees",
+        "embuscade*", "assaut*", "bataillon*", "caserne*", "ennemi*",
+        "zielliste*", "luftschlag*", "feindstellung*", "koordinaten", "hinterhalt*", "bataillon*",
+        "kaserne*", "feind*",
+        "目标清单", "炮击", "空袭", "毁伤评估", "敌方阵地", "坐标", "伏击", "突击", "侦察", "作战计划",
+        "火力", "敌军", "敌方", "打击",
+    ),
+    "roleplay": (
+        "you are now", "you are dan", "you are an|a unrestricted|unfiltered|uncensored|evil|jailbroken",
+        "ignore all|your|any|the previous|prior|above instructions|rules",
+        "ignore previous|prior instructions|rules", "no rules|restrictions|filters|limits",
+        "jailbreak*", "pretend*", "roleplay*", "role play*", "hypothetic*", "in a story|novel|movie|game|film",
+        "for a|my novel|story|screenplay|thriller|book|script|game", "grandm*", "developer mode",
+        "stay in character", "as a|an character|villain", "fictional", "imagine", "lets play",
+        "research purposes", "educational purposes", "safety audit|test", "purely academic",
+        "asking for a friend", "free of all restrictions", "no longer bound",
+        "притвор*", "представь*", "гипотетич*", "роман*", "игнорируй*", "без правил|ограничений",
+        "supongamos", "imagina", "novela", "finge", "ignora", "sin restricciones",
+        "supposons", "fais comme si", "sans restrictions", "stell dir vor", "tu so als",
+        "ignoriere", "ohne einschrankungen", "hypothetisch*",
+        "假设", "扮演", "小说", "忽略之前", "忽略以上", "没有任何限制", "不受限制",
+    ),
+    "detail": (
+        "step by step", "exact*", "quantit*", "specific*", "detailed", "working", "runnable",
+        "full code|script|list|instructions|recipe", "no placeholders", "real coordinates|data|reagents|names",
+        "precise*", "ratio*", "temperature*", "where to buy|get|order|obtain", "equipment",
+        "пошагов*", "точн*", "подробн*", "количеств*", "paso a paso", "exact*", "detallad*",
+        "etape par etape", "precis*", "detaill*", "schritt fur schritt", "genau*", "detailliert*",
+        "mengen",
+        "步骤", "详细", "具体", "精确", "配比", "剂量", "完整代码", "一步一步",
+    ),
+    "medical": (
+        "antidote*", "treat*", "treatment*", "symptom*", "diagnos*", "patient*", "hospital*",
+        "first aid", "exposure", "exposed", "poisoning", "pharmacolog*", "toxicolog*", "exam*",
+        "vaccin*", "doctor*", "nurse*", "medic*", "clinic*", "outbreak response", "public health",
+        "epidemiolog*", "decontaminat*", "emergency room", "paramedic*", "how does it affect",
+        "антидот*", "лечени*", "лечат", "симптом*", "отравлени*", "экзамен*", "фармаколог*",
+        "вакцин*", "врач*", "больниц*", "пациент*",
+        "antidoto", "tratamiento", "tratar", "sintoma*", "intoxicacion*", "examen", "farmacologia",
+        "vacuna*", "medico*", "paciente*", "hospital*",
+        "antidote", "traitement", "traiter", "symptome*", "intoxication", "examen", "pharmacologie",
+        "vaccin*", "medecin*", "patient*", "hopital*",
+        "gegenmittel", "behandlung", "behandelt", "behandeln", "symptom*", "vergiftung*",
+        "prufung*", "pharmakologie", "impf*", "arzt", "arztin", "patient*", "krankenhaus*",
+        "解毒", "治疗", "症状", "中毒", "考试", "药理", "疫苗", "医生", "医院", "患者", "急救",
+    ),
+    "game": (
+        "game*", "gaming", "videogame*", "in game", "ingame", "fortnite", "battlefield",
+        "call of duty", "warzone", "pubg", "csgo", "cs2", "counter strike", "valorant",
+        "minecraft", "xcom", "starcraft", "hell let loose", "arma", "halo", "apex", "overwatch",
+        "dnd", "d d", "dungeons", "tabletop", "boss fight", "paintball", "airsoft", "nerf",
+        "laser tag", "roblox", "gta", "skyrim", "elden ring", "league of legends", "dota",
+        "warhammer", "chess", "rpg", "mmo", "npc*", "my character", "level*", "mod", "mods",
+        "unity", "unreal", "godot", "sim", "simulator",
+        "игр*", "в игре", "juego*", "videojuego*", "jeu", "jeux", "jeu video", "spiel*",
+        "游戏", "绝地求生", "战地", "使命召唤", "吃鸡", "王者荣耀", "我的世界", "桌游",
+    ),
+    "report": (
+        "report*", "who do i contact", "who should i contact|tell|call", "moderator*", "moderate",
+        "police", "authorities", "tip line", "fbi", "hotline", "whistleblow*", "i want to stop",
+        "stop this", "concerned", "worried that", "warn",
+        "сообщить", "полици*", "модератор*", "жалоб*", "denunciar", "policia", "moderador*",
+        "signaler", "moderateur*", "melden", "polizei", "moderator*",
+        "举报", "报警", "管理员", "警方",
+    ),
+    # ---------------------------------------------------------------- intents
+    "ask": (
+        "how do|can|would|could|should|to|much|many", "give me", "tell me", "show me", "write*",
+        "create", "build", "design", "code", "program", "implement", "develop", "make", "help me",
+        "i need", "i want", "we need", "we want", "provide", "list", "walk me through",
+        "step by step", "steps", "instructions", "guide", "recipe", "plan", "script", "function",
+        "pipeline", "can you", "could you", "please", "pls", "optimi*", "improve", "maximi*", "deploy",
+        "set up", "setup", "generate", "draft", "acquire", "buy", "obtain", "bypass", "evade",
+        "add", "modify", "refactor", "update", "configure", "train", "produce", "synthesi*",
+        "como", "dame", "escribe", "necesito", "quiero", "disena", "crea", "hazme",
+        "comment", "donne", "ecris", "je veux", "concois", "fais", "aide moi",
+        "wie", "gib", "schreib*", "ich brauche", "ich will", "erstelle", "entwirf", "baue",
+        "как", "дай", "напиши", "нужно", "сделать", "помоги", "создай", "разработай", "хочу",
+        "如何", "怎么", "怎样", "帮我", "请", "给我", "步骤", "写一个", "设计", "我想", "我要",
+    ),
+    "discuss": (
+        "history", "historical*", "ethic*", "moral*", "debate*", "treaty", "treaties",
+        "convention", "arms control", "nonproliferation", "non proliferation", "law", "laws",
+        "legal*", "legislation", "regulat*", "policy", "policies", "oversight", "news", "article",
+        "essay", "report", "documentary", "journalis*", "why", "what is|are|was|were",
+        "explain", "overview", "summar*", "analy*", "compare", "impact*", "risk*",
+        "consequences", "opinion", "argue", "argument*", "pros and cons", "human rights",
+        "civil liberties", "privacy", "court", "ruling", "accountab*", "research", "paper",
+        "lecture", "class", "course", "student*", "teach*", "definition", "meaning", "mean",
+        "op ed", "oped", "criticism", "critics", "controvers*", "scandal",
+        "historia", "etica", "ley", "por que", "que es", "debate",
+        "histoire", "ethique", "loi", "pourquoi", "qu est ce",
+        "geschichte", "ethik", "gesetz*", "warum", "was ist",
+        "истори*", "этик*", "закон*", "почему", "что такое", "дебат*",
+        "历史", "伦理", "法律", "为什么", "讨论", "政策", "什么是",
+    ),
+    "defend": (
+        "detect*", "defen*", "protect*", "prevent*", "mitigat*", "secure", "securing", "harden*",
+        "counter*", "patch*", "our own", "my own", "incident response", "awareness", "safety",
+        "safeguard*", "compliance", "audit*", "block*", "warning signs", "spot", "avoid*",
+        "stop them|him|her|someone", "am i being", "is someone", "check if", "remove",
+        "proteccion", "proteger", "detectar", "proteger", "detecter", "schutzen", "erkennen",
+        "защит*", "обнаруж*",
+        "防御", "防护", "检测", "保护", "防止",
+    ),
+}
+
+INTENTS = ("ask", "discuss", "defend")
+
+
+def _fold(text: str) -> str:
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", _LATIN_MARK.sub("", unicodedata.normalize("NFD", text)))
+
+
+def _expand(entry: str) -> list[tuple[str, ...]]:
+    slots = [slot.split("|") for slot in entry.split()]
+    return [tuple(p) for p in itertools.product(*slots)]
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    name: str
+    words: tuple[str, ...]  # each word exact, or a prefix when it ends with "*"
+
+
+class Lexicon:
+    """Finds which lexicon names (concepts and intents) occur in a text, per sentence."""
+
+    def __init__(self, lexicon: dict[str, tuple[str, ...]] | None = None) -> None:
+        lexicon = lexicon or LEXICON
+        self._cjk: list[tuple[str, str]] = []
+        self._exact: dict[str, list[_Phrase]] = {}
+        self._prefix: dict[int, dict[str, list[_Phrase]]] = {}
+        for name, entries in lexicon.items():
+            for entry in entries:
+                if _CJK.search(entry):
+                    self._cjk.append((entry, name))
+                    continue
+                for words in _expand(_fold(entry.lower().replace("-", " ").replace("'", " "))):
+                    phrase = _Phrase(name, words)
+                    first = words[0]
+                    if first.endswith("*"):
+                        stem = first[:-1]
+                        self._prefix.setdefault(len(stem), {}).setdefault(stem, []).append(phrase)
+                    else:
+                        self._exact.setdefault(first, []).append(phrase)
+        self._lengths = sorted(self._prefix)
+        self._cache: dict[str, tuple[_Phrase, ...]] = {}
+
+    def _candidates(self, word: str) -> tuple[_Phrase, ...]:
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        found = list(self._exact.get(word, ()))
+        for n in self._lengths:
+            if n > len(word):
+                break
+            found.extend(self._prefix[n].get(word[:n], ()))
+        result = tuple(found)
+        if len(self._cache) < 200_000:  # bounded: a per-engine memo, not a global
+            self._cache[word] = result
+        return result
+
+    def names(self, sentence: str) -> set[str]:
+        """Lexicon names present in one sentence (normalised text)."""
+        found: set[str] = set()
+        words = _WORD.findall(_fold(sentence))
+        last = len(words)
+        for i, word in enumerate(words):
+            for phrase in self._candidates(word):
+                if phrase.name in found:
+                    continue
+                rest = phrase.words
+                n = len(rest)
+                if n == 1:
+                    found.add(phrase.name)
+                    continue
+                if i + n > last:
+                    continue
+                for k in range(1, n):
+                    pat, w = rest[k], words[i + k]
+                    if pat[-1] == "*":
+                        if not w.startswith(pat[:-1]):
+                            break
+                    elif w != pat:
+                        break
+                else:
+                    found.add(phrase.name)
+        if _CJK.search(sentence):
+            for entry, name in self._cjk:
+                if name not in found and entry in sentence:
+                    found.add(name)
+        return found
+
+    def sentences(self, text: str) -> list[set[str]]:
+        return [self.names(s) for s in _SENTENCE.split(text) if s.strip()]
+
+    def split(self, text: str) -> list[tuple[str, set[str]]]:
+        """(sentence, names) for each sentence of `text`."""
+        return [(s, self.names(s)) for s in _SENTENCE.split(text) if s.strip()]
+
+
+def concept_tokens(sentence_names: Iterable[set[str]]) -> list[str]:
+    """Symbolic features: concepts, intents, and their crosses, whole text and per sentence."""
+    per_sentence = list(sentence_names)
+    everything: set[str] = set().union(*per_sentence) if per_sentence else set()
+    present = {i for i in INTENTS if i in everything}
+    found = sorted(everything - set(INTENTS))
+    tokens = [f"I:{i}" for i in present]
+    if not found:
+        return tokens
+    tokens.extend(f"C:{c}" for c in found)
+    for c in found:
+        tokens.extend(f"C:{c}|{i}" for i in present)
+        if not present:
+            tokens.append(f"C:{c}|none")
+    for a, b in itertools.combinations(found, 2):
+        tokens.append(f"C:{a}&{b}")
+        tokens.extend(f"C:{a}&{b}|{i}" for i in present)
+    # a concept asked for in a sentence that neither discusses nor defends
+    for names in per_sentence:
+        if "ask" in names and "discuss" not in names and "defend" not in names:
+            s_found = sorted(names - set(INTENTS))
+            tokens.extend(f"S:{c}|ask_only" for c in s_found)
+            tokens.extend(f"S:{a}&{b}|ask_only" for a, b in itertools.combinations(s_found, 2))
+    return tokens
