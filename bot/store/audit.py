@@ -100,11 +100,10 @@ class AuditLog:
         self._redactor = redactor
         self._salt = settings.audit_salt.encode() if settings.audit_salt else b""
         self._group = _GroupCommit()
-        # used only by the current leader: its connection, and on PostgreSQL the chain
-        # head it last wrote and the append statement per batch size
+        # used only by the current leader: its connection and, on PostgreSQL, the chain
+        # head it last wrote
         self._writer: Connection | None = None
         self._head: tuple[int, str] | None = None
-        self._pg_sql: dict[int, str] = {}
 
     # -- salt ---------------------------------------------------------------------------
 
@@ -271,13 +270,10 @@ class AuditLog:
 
     def _append_pg(self, rows: list[dict[str, Any]]) -> list[int]:
         conn = self._pg_writer()
-        sql = self._pg_sql.get(len(rows))
-        if sql is None:
-            sql = self._pg_sql[len(rows)] = pg_append.statement(len(rows))
         with self._db.guard("writing the audit log"):
             for _ in range(PG_CAS_TRIES):
                 head = self._head or pg_append.read_head(conn)
-                self._head = pg_append.try_append(conn, rows, head, sql)
+                self._head = pg_append.try_append(conn, rows, head)
                 if self._head is not None:
                     return [r["seq"] for r in rows]
         # many writers racing: queue on the head lock instead
