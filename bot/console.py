@@ -89,7 +89,7 @@ class ConsoleSink:
 def run_console(args: argparse.Namespace, settings: Settings) -> int:
     if args.profile:
         settings = replace(settings, profile=args.profile)
-    services = build_services(settings)
+    services = build_services(settings, with_reviews=False)
     try:
         return console_loop(services, sys.stdin, sys.stdout, user=args.user)
     finally:

@@ -14,6 +14,7 @@ from bot.policy.engine import PolicyEngine
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.review import ReviewService
     from bot.store import Store
 
 
@@ -24,27 +25,43 @@ class Services:
     chat: ChatClient | None
     store: Store | None
     ask: AskFlow
+    reviews: ReviewService | None = None
 
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
 
 
-def build_services(settings: Settings, *, with_store: bool = True) -> Services:
-    """Load the policy engine, the model client and the store; wire the ask flow."""
+def build_services(
+    settings: Settings, *, with_store: bool = True, with_reviews: bool = True
+) -> Services:
+    """Load the policy engine, the model client and the store; wire the ask flow.
+
+    `with_reviews=False` (the console) keeps held requests out of the Slack review queue:
+    there is nobody there to review them.
+    """
     engine = PolicyEngine.from_settings(settings)
     chat = build_chat_client(settings)
     store = None
+    reviews = None
     if with_store:
         from bot.store import Store
 
         store = Store.open(settings)
+        if with_reviews:
+            from bot.review import ReviewService
+
+            reviews = ReviewService(settings, store, engine=engine, chat=chat)
     ask = AskFlow(
         settings,
         engine,
         chat,
         audit=store,
-        reviews=None,
+        reviews=reviews,
         channel_profiles=store.channel_profile if store is not None else None,
     )
-    return Services(settings=settings, engine=engine, chat=chat, store=store, ask=ask)
+    if reviews is not None:
+        reviews.bind(ask=ask)
+    return Services(
+        settings=settings, engine=engine, chat=chat, store=store, ask=ask, reviews=reviews
+    )
