@@ -124,23 +124,54 @@ class Classifier:
         return e / e.sum()
 
     def score(
-        self, normalised: str, kind: str = "request", names: list[set[str]] | None = None
+        self,
+        normalised: str,
+        kind: str = "request",
+        spans: list[tuple[int, int, set[str]]] | None = None,
     ) -> Scores:
-        """Class probabilities; `names` is the text's lexicon split, when already known."""
+        """Class probabilities; `spans` is the text's lexicon split, when already known.
+
+        A text longer than one window is cut at sentence ends into windows of at most
+        WINDOW_CHARS (a sentence longer than that is cut by characters), each window is
+        scored once, and the most alarming window counts: cost stays linear in length.
+        """
         text = normalised
         if len(text) > MAX_CHARS:
             text = text[: MAX_CHARS // 2] + " " + text[-MAX_CHARS // 2 :]
+            spans = None
+        if spans is None:
+            spans = self.hasher.lexicon.split_spans(text)
         if len(text) <= WINDOW_CHARS:
-            probs = self._probs(text, names)
+            probs = self._probs(text, [names for _, _, names in spans])
         else:
-            windows = [
-                text[i : i + WINDOW_CHARS]
-                for i in range(0, max(len(text) - WINDOW_CHARS, 0) + WINDOW_STRIDE, WINDOW_STRIDE)
-            ]
-            all_probs = np.stack([self._probs(w) for w in windows])
+            all_probs = np.stack([self._probs(w, n) for w, n in self._windows(text, spans)])
             probs = all_probs.max(axis=0)
             probs[0] = all_probs[:, 0].min()
         return Scores(self.labels, probs, self.thresholds, self.low, self.high)
+
+    def _windows(
+        self, text: str, spans: list[tuple[int, int, set[str]]]
+    ) -> list[tuple[str, list[set[str]] | None]]:
+        windows: list[tuple[str, list[set[str]] | None]] = []
+        start, end, names = -1, -1, []  # the window being filled
+        for s_start, s_end, s_names in spans:
+            if s_end - s_start > WINDOW_CHARS:  # one huge sentence: cut it by characters
+                if start >= 0:
+                    windows.append((text[start:end], names))
+                    start, names = -1, []
+                for i in range(s_start, s_end, WINDOW_STRIDE):
+                    windows.append((text[i : min(i + WINDOW_CHARS, s_end)], None))
+                continue
+            if start >= 0 and s_end - start > WINDOW_CHARS:
+                windows.append((text[start:end], names))
+                start, names = -1, []
+            if start < 0:
+                start = s_start
+            end = s_end
+            names.append(s_names)
+        if start >= 0:
+            windows.append((text[start:end], names))
+        return windows or [(text[:WINDOW_CHARS], None)]
 
     def evidence(self, normalised: str, category: str, scores: Scores) -> tuple[str, ...]:
         """The nearest training examples of `category` (word overlap), for the audit."""
@@ -149,8 +180,9 @@ class Classifier:
         for text, toks in zip(
             self.examples.get(category, []), self._example_tokens.get(category, []), strict=False
         ):
-            union = len(tokens | toks)
+            inter = len(toks & tokens)
+            union = len(tokens) + len(toks) - inter
             if union:
-                best.append((len(tokens & toks) / union, text))
+                best.append((inter / union, text))
         best.sort(key=lambda x: -x[0])
         return tuple(f"like: {t[:140]}" for _, t in best[:2])

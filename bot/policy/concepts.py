@@ -403,6 +403,18 @@ class Lexicon:
         """(sentence, names) for each sentence of `text`."""
         return [(s, self.names(s)) for s in _SENTENCE.split(text) if s.strip()]
 
+    def split_spans(self, text: str) -> list[tuple[int, int, set[str]]]:
+        """(start, end, names) for each sentence of `text`, in order."""
+        spans: list[tuple[int, int, set[str]]] = []
+        pos = 0
+        for m in _SENTENCE.finditer(text):
+            if text[pos : m.start()].strip():
+                spans.append((pos, m.start(), self.names(text[pos : m.start()])))
+            pos = m.end()
+        if text[pos:].strip():
+            spans.append((pos, len(text), self.names(text[pos:])))
+        return spans
+
 
 def concept_tokens(sentence_names: Iterable[set[str]]) -> list[str]:
     """Symbolic features: concepts, intents, and their crosses, whole text and per sentence."""

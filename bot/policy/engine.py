@@ -192,13 +192,14 @@ class PolicyEngine:
         normalised = normalize(text)
         if not normalised:
             return Finding(None, 0.0, "default")
-        sentences = self.lexicon.split(normalised)
+        spans = self.lexicon.split_spans(normalised)
+        sentences = [(normalised[a:b], names) for a, b, names in spans]
         hit = self.rules.first_match(normalised, kind, sentences)
         if hit is not None:
             return Finding(hit.category, 1.0, "rules", (f"rule {hit.rule}: {hit.span!r}",))
         if self.classifier is None:
             return Finding(None, 0.0, "default")
-        scores = self.classifier.score(normalised, kind, [names for _, names in sentences])
+        scores = self.classifier.score(normalised, kind, spans)
         return self._from_scores(text, normalised, scores, kind)
 
     def _from_scores(self, text: str, normalised: str, scores: Scores, kind: Kind) -> Finding:

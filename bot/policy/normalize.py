@@ -23,7 +23,7 @@ _SLACK_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
 _SLACK_SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^>|]*)?(?:\|([^>]*))?>")
 _SLACK_LINK = re.compile(r"<((?:https?|mailto|ftp)[^>|\s]*)(?:\|([^>]*))?>")
 _CODE_FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n?")
-_INLINE_MARK = re.compile(r"[*~`]+|(?:^|(?<=\s))_+|_+(?=[\s.,!?;:]|$)")
+_EDGE_UNDERSCORE = re.compile(r"(?:^|(?<= ))_+|_+(?=[ .,!?;:]|$)")
 
 # Unicode "format" characters that render as nothing: zero-width, joiners, bidi controls.
 _INVISIBLE = {
@@ -35,7 +35,15 @@ _INVISIBLE = {
     )
 }
 
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'"})
+_INVISIBLE_RE = re.compile("[" + "".join(chr(c) for c in _INVISIBLE) + "]")
+# Unicode format characters (category Cf), as ranges: invisible, so they go too
+_FORMAT_CHARS = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+_QUOTES = (("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u00b4", "'"))
 
 # Cyrillic and Greek letters that look like Latin ones (lower case after casefold).
 _HOMOGLYPHS = str.maketrans(
@@ -51,6 +59,8 @@ _HOMOGLYPHS = str.maketrans(
 _LOOKALIKE_CHARS = frozenset("авеёкмнорстухѕіїјԁԛԝһɡӏѵαβεηικνορτυχγωμѡıℓ")
 _LOOKALIKE_RE = re.compile("[" + "".join(sorted(_LOOKALIKE_CHARS)) + "]")
 _LATIN_RE = re.compile(r"[a-z]")
+_LOOKALIKE_CLASS = "[" + "".join(sorted(_LOOKALIKE_CHARS)) + "]"
+_MIXED_HINT = re.compile("[a-z]" + _LOOKALIKE_CLASS + "|" + _LOOKALIKE_CLASS + "[a-z]")
 _OTHER_ALPHA_RE = re.compile(r"[^\W\da-z_]")
 
 _LEET = str.maketrans(
@@ -94,14 +104,22 @@ def _fold_homoglyphs(text: str) -> str:
     latin = len(_LATIN_RE.findall(text))
     other = len(_OTHER_ALPHA_RE.findall(text))
     if latin < other:
-        # mostly non-Latin: fold only tokens that mix scripts
-        def fix(m: re.Match[str]) -> str:
-            tok = m.group(0)
-            if any("a" <= c <= "z" for c in tok) and any(c in _LOOKALIKE_CHARS for c in tok):
-                return tok.translate(_HOMOGLYPHS)
-            return tok
-
-        return _WORDISH.sub(fix, text)
+        # mostly non-Latin: fold only tokens that mix scripts ("sаrin" in Russian text)
+        out: list[str] = []
+        pos = 0
+        for m in _MIXED_HINT.finditer(text):
+            if m.start() < pos:
+                continue
+            start = text.rfind(" ", 0, m.start()) + 1
+            end = text.find(" ", m.end())
+            end = len(text) if end < 0 else end
+            out.append(text[pos:start])
+            out.append(text[start:end].translate(_HOMOGLYPHS))
+            pos = end
+        if not out:
+            return text
+        out.append(text[pos:])
+        return "".join(out)
     return text.translate(_HOMOGLYPHS)
 
 
@@ -123,13 +141,21 @@ def _fold_leet_token(tok: str) -> str:
 
 def _fold_leet(text: str) -> str:
     """Fold leetspeak in the tokens that have a letter next to a leet character."""
-    if not _LEET_HINT.search(text):
+    out: list[str] = []
+    pos = 0
+    for m in _LEET_HINT.finditer(text):
+        if m.start() < pos:
+            continue  # inside a token already handled
+        start = text.rfind(" ", 0, m.start()) + 1
+        end = text.find(" ", m.end())
+        end = len(text) if end < 0 else end
+        out.append(text[pos:start])
+        out.append(_fold_leet_token(text[start:end]))
+        pos = end
+    if not out:
         return text
-    tokens = text.split(" ")
-    for i, tok in enumerate(tokens):
-        if len(tok) >= 3 and _LEET_HINT.search(tok):
-            tokens[i] = _fold_leet_token(tok)
-    return " ".join(tokens)
+    out.append(text[pos:])
+    return "".join(out)
 
 
 _SEPARATED = re.compile(r"[^\W\d_](?:[.\-_*·•]{1,2}[^\W\d_]){3,}")
@@ -180,14 +206,20 @@ def normalize(text: str) -> str:
     text = strip_slack_markup(text)
     text = _decode_base64(text)
     text = unicodedata.normalize("NFKC", text)
-    text = text.translate(_INVISIBLE).translate(_QUOTES)
+    if not text.isascii():
+        text = _INVISIBLE_RE.sub("", text)
+        for curly, straight in _QUOTES:
+            if curly in text:
+                text = text.replace(curly, straight)
     # remaining format characters (category Cf) are invisible too
-    if any(unicodedata.category(c) == "Cf" for c in text if ord(c) > 0x7F):
-        text = "".join(c for c in text if ord(c) < 0x80 or unicodedata.category(c) != "Cf")
+    if not text.isascii():
+        text = _FORMAT_CHARS.sub("", text)
     text = _SPACES.sub(" ", text.casefold()).strip()
     text = _fold_homoglyphs(text)
     text = _join_spaced(text)
     text = _fold_leet(text)
-    if "*" in text or "_" in text or "~" in text or "`" in text:
-        text = _INLINE_MARK.sub(" ", text)
+    # bold, strike and code markers; underscores only at word edges (snake_case stays)
+    text = text.replace("*", " ").replace("~", " ").replace("`", " ")
+    if "_" in text:
+        text = _EDGE_UNDERSCORE.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
