@@ -158,10 +158,11 @@ class WalCheckpointer:
     SQLite's automatic checkpoint runs inside whichever commit crosses the threshold,
     copying pages and fsyncing the database file while that request waits: it was the
     p99 of audit writes. Connections turn it off; this thread runs PASSIVE checkpoints
-    (they never block readers or writers) on its own connection every `interval_s`.
+    (they never block readers or writers) on its own connection every `interval_s`; small
+    and frequent, so that no single checkpoint flush stalls the commits behind it.
     """
 
-    def __init__(self, path: str, interval_s: float = 1.0) -> None:
+    def __init__(self, path: str, interval_s: float = 0.25) -> None:
         self._path = path
         self._interval = interval_s
         self._stop = threading.Event()
