@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.settings import Settings
-from bot.slack.dedupe import EventClaims, claims_for
+from bot.slack.dedupe import EventClaims, MemoryEventClaims, event_key
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,9 @@ def build_app(
 ) -> App:
     """The Bolt app with every Redline listener registered.
 
-    `claims` dedupes Events API deliveries; default: the store's durable claims if the
-    store has them, else an in-memory TTL set.
+    `claims` dedupes Events API deliveries on the ack path (default: in-memory TTL set);
+    the listeners also check the store's durable claims after the ack
+    (`bot.slack.runner.first_delivery`).
     """
     from handlers import register  # handlers import bot.slack; keep bot.app importable alone
 
@@ -83,7 +84,7 @@ def build_app(
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("slack_bolt"),
     )
-    app.use(dedupe_middleware(claims or claims_for(services)))
+    app.use(dedupe_middleware(claims or MemoryEventClaims()))
     register(app, services)
     return app
 
@@ -94,11 +95,10 @@ def dedupe_middleware(
     """Ack a second delivery of the same event (a Slack retry) without processing it."""
 
     def dedupe_events(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse | None:
-        body = req.body if isinstance(req.body, dict) else {}
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not claims.claim(f"slack-event:{event_id}"):
+        key = event_key(req.body)
+        if key and not claims.claim(key):
             retry = (req.headers.get("x-slack-retry-num") or ["0"])[0]
-            log.info("duplicate delivery of %s (retry %s): acked, not processed", event_id, retry)
+            log.info("duplicate delivery of %s (retry %s): acked, not processed", key, retry)
             return BoltResponse(status=200, body="")
         return next()
 

@@ -14,7 +14,13 @@ from slack_sdk import WebClient
 
 from bot.slack.history import is_own_or_bot
 from bot.slack.manifest import SUGGESTED_PROMPTS
-from bot.slack.runner import answer, event_request, make_sink, report_failure
+from bot.slack.runner import (
+    answer,
+    event_request,
+    first_delivery,
+    make_sink,
+    report_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +38,10 @@ def register(app: App, services: Any) -> None:
     def ack_started(ack: Ack) -> None:
         ack()
 
-    def start_thread(event: dict[str, Any], client: WebClient) -> None:
+    def start_thread(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         thread = event.get("assistant_thread") or {}
         channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
-        if not channel or not thread_ts:
+        if not channel or not thread_ts or not first_delivery(services, body):
             return
         try:
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=GREETING)
@@ -54,6 +60,8 @@ def register(app: App, services: Any) -> None:
         body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient
     ) -> None:
         if is_own_or_bot(event, context.bot_user_id, context.bot_id) or not event.get("user"):
+            return
+        if not first_delivery(services, body):
             return
         channel = str(event.get("channel") or "")
         thread_ts = str(event.get("thread_ts") or event.get("ts") or "")

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.slack.runner import first_delivery
 from handlers.admin import publish_home as publish_admin_home
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,10 @@ def register(app: App, services: Any) -> None:
     def ack_home(ack: Ack) -> None:
         ack()
 
-    def publish_home(event: dict[str, Any], client: WebClient) -> None:
+    def publish_home(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        if not first_delivery(services, body):
             return
         publish_admin_home(services, client, str(event["user"]))  # never raises
 

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.history import is_own_or_bot, reply_thread_ts
-from bot.slack.runner import answer, event_request, make_sink
+from bot.slack.runner import answer, event_request, first_delivery, make_sink
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ def register(app: App, services: Any) -> None:
     ) -> None:
         if is_own_or_bot(event, context.bot_user_id, context.bot_id):
             return  # never answer ourselves or another bot: no loops
+        if not first_delivery(services, body):
+            return
         channel = str(event.get("channel") or "")
         sink = make_sink(services, client, channel, reply_thread_ts(event))
         try:

@@ -13,7 +13,13 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.history import is_own_or_bot, reply_thread_ts
-from bot.slack.runner import answer, event_request, make_sink, report_failure
+from bot.slack.runner import (
+    answer,
+    event_request,
+    first_delivery,
+    make_sink,
+    report_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,8 @@ def register(app: App, services: Any) -> None:
         body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient
     ) -> None:
         if not is_user_dm(event, context.bot_user_id, context.bot_id):
+            return
+        if not first_delivery(services, body):
             return
         channel = str(event.get("channel") or "")
         sink = make_sink(services, client, channel, reply_thread_ts(event))

@@ -52,27 +52,37 @@ class MemoryEventClaims:
             return True
 
 
-class _StoreClaims:
-    """Durable claims; if the database errors, fall back to this process's memory so a
-    database outage neither answers twice (within the process) nor drops the event."""
+class StoreClaims:
+    """Durable claims in the database (`store.claim_event`): shared by every replica and
+    kept across restarts. Checked in the worker, after the ack: a SQLite write per event
+    on the ack path would queue acks behind each other under a burst.
+
+    If the database errors, the delivery counts as first: the in-process claim has
+    already dropped same-process duplicates, and the audit write that follows fails
+    closed on its own if the database is really down."""
 
     def __init__(self, claim_event: Callable[[str], bool]) -> None:
         self._claim_event = claim_event
-        self._fallback = MemoryEventClaims()
 
     def claim(self, key: str) -> bool:
-        first_here = self._fallback.claim(key)
         try:
-            return bool(self._claim_event(key)) and first_here
-        except Exception:
-            logging.getLogger(__name__).warning("store claim_event failed; using memory")
-            return first_here
+            return bool(self._claim_event(key))
+        except Exception as exc:
+            logging.getLogger(__name__).warning(
+                "store claim_event failed (%s); processing once here", type(exc).__name__
+            )
+            return True
 
 
-def claims_for(services: Any) -> EventClaims:
-    """The store's durable claims when the store offers them, else in-memory ones."""
+def durable_claims(services: Any) -> EventClaims | None:
+    """The store's durable claims when the store offers them."""
     store = getattr(services, "store", None)
     claim_event = getattr(store, "claim_event", None)
-    if callable(claim_event):
-        return _StoreClaims(claim_event)
-    return MemoryEventClaims()
+    return StoreClaims(claim_event) if callable(claim_event) else None
+
+
+def event_key(body: Any) -> str | None:
+    """The claim key of an Events API delivery (None for commands and interactions)."""
+    if isinstance(body, dict) and body.get("type") == "event_callback" and body.get("event_id"):
+        return f"slack-event:{body['event_id']}"
+    return None

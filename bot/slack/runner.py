@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.slack.dedupe import durable_claims, event_key
 from bot.slack.history import fetch_thread_history, reply_thread_ts, strip_mention
 from bot.slack.reply import SlackReplySink, redact
 from bot.types import Request, Source
@@ -95,6 +96,19 @@ def event_request(
         user_is_admin=is_admin(services, user),
         extra={"ts": ts},
     )
+
+
+def first_delivery(services: Any, body: Mapping[str, Any]) -> bool:
+    """After the ack: False if another process (a replica, or this app before a restart)
+    already claimed this event. Call before any Slack side effect."""
+    key = event_key(dict(body))
+    claims = durable_claims(services)
+    if key is None or claims is None:
+        return True
+    if claims.claim(key):
+        return True
+    log.info("event %s already handled elsewhere: dropped", key)
+    return False
 
 
 def new_request_id(prefix: str) -> str:

@@ -90,8 +90,9 @@ def test_refusal_names_category_and_quotes_reason() -> None:
 
 def test_held_message_says_human_review() -> None:
     message = held_message(
-        Verdict("review", "military_operations", 0.9, "classifier", "Needs review.", "v1",
-                "standard"),
+        Verdict(
+            "review", "military_operations", 0.9, "classifier", "Needs review.", "v1", "standard"
+        ),
         "rv-42",
     )
     assert "held for human review" in message.blocks[0]["text"]["text"]

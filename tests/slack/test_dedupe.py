@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-from bot.slack.dedupe import MemoryEventClaims, claims_for
+from bot.slack.dedupe import MemoryEventClaims, durable_claims, event_key
 
 
 def test_claim_once() -> None:
@@ -43,7 +43,7 @@ def test_concurrent_deliveries_only_one_wins() -> None:
     assert wins.count(True) == 1
 
 
-def test_store_claims_used_when_present_and_memory_if_the_store_fails() -> None:
+def test_durable_claims_use_the_store_and_count_a_database_error_as_first() -> None:
     seen: set[str] = set()
 
     def claim_event(key: str) -> bool:
@@ -53,9 +53,16 @@ def test_store_claims_used_when_present_and_memory_if_the_store_fails() -> None:
         seen.add(key)
         return first
 
-    claims = claims_for(SimpleNamespace(store=SimpleNamespace(claim_event=claim_event)))
+    claims = durable_claims(SimpleNamespace(store=SimpleNamespace(claim_event=claim_event)))
+    assert claims is not None
     assert claims.claim("k") and not claims.claim("k")
     assert "k" in seen
-    assert claims.claim("boom") is True  # falls back to memory...
-    assert claims.claim("boom") is False  # ...which still dedupes
-    assert isinstance(claims_for(SimpleNamespace(store=None)), MemoryEventClaims)
+    assert claims.claim("boom") is True  # in-process dedupe already happened on the ack path
+    assert durable_claims(SimpleNamespace(store=None)) is None
+
+
+def test_event_key_only_for_event_callbacks() -> None:
+    assert event_key({"type": "event_callback", "event_id": "Ev1"}) == "slack-event:Ev1"
+    assert event_key({"type": "event_callback"}) is None
+    assert event_key({"command": "/ask"}) is None
+    assert event_key("not a dict") is None

@@ -226,3 +226,32 @@ def test_forty_thousand_char_unicode_message(redline: Redline) -> None:
         for block in message["blocks"]:
             if block["type"] == "section":
                 assert len(block["text"]["text"].encode("utf-16-le")) // 2 <= SECTION_LIMIT
+
+
+def test_retry_delivered_to_another_replica_is_not_answered_again(
+    fake_slack, fake_model, tmp_path
+) -> None:
+    """Two app processes share one database: the durable claim stops the second answer."""
+    from tests.slack.conftest import start_redline
+
+    first, server_a, _ = start_redline(fake_slack, fake_model, tmp_path)
+    second, server_b, _ = start_redline(fake_slack, fake_model, tmp_path)
+    try:
+        if first.services.store is None:
+            import pytest
+
+            pytest.skip("no store: durable claims need bot.store")
+        body, resp = first.mention("one answer please")
+        assert resp.status_code == 200
+        ts = body["event"]["ts"]
+        wait_reply_containing(first, CHANNEL, ts, "You said: one answer please")
+        retry = second.send_event(body, headers={"X-Slack-Retry-Num": "1"})
+        assert retry.status_code == 200
+        second.settle(quiet_s=0.5)
+        assert fake_model.model_calls == 1
+        assert len(bot_replies(first, CHANNEL, ts)) == 1
+    finally:
+        for running, server in ((first, server_a), (second, server_b)):
+            running.http.close()
+            server.close()
+            running.services.close()

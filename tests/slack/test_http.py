@@ -119,3 +119,21 @@ def test_oversized_chunked_body_is_413(redline: Redline) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert resp.status_code == 413
+
+
+def test_garbage_timestamp_header_is_401(redline: Redline) -> None:
+    body = json.dumps(event_body("event_app_mention.json", text="hello"))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": "yesterday",
+        "X-Slack-Signature": "v0=00",
+    }
+    resp = redline.http.post(f"{redline.url}/slack/events", content=body, headers=headers)
+    assert resp.status_code == 401
+
+
+def test_event_backlog_full_answers_503_so_slack_retries() -> None:
+    from bot.server import EventDispatcher
+
+    dispatcher = EventDispatcher(app=None, signing_secret="s" * 20, max_pending=0)  # type: ignore[arg-type]
+    assert dispatcher.submit("{}", "", {}) is False

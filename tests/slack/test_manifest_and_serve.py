@@ -39,9 +39,19 @@ def test_manifest_has_commands_scopes_events_and_agent_view() -> None:
     manifest = build_manifest(None)
     assert {c["command"] for c in manifest["features"]["slash_commands"]} == {"/ask", "/redline"}
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    for scope in ("app_mentions:read", "chat:write", "commands", "im:history", "im:read",
-                  "im:write", "channels:history", "groups:history", "assistant:write",
-                  "users:read", "usergroups:read"):
+    for scope in (
+        "app_mentions:read",
+        "chat:write",
+        "commands",
+        "im:history",
+        "im:read",
+        "im:write",
+        "channels:history",
+        "groups:history",
+        "assistant:write",
+        "users:read",
+        "usergroups:read",
+    ):
         assert scope in scopes
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == set(BOT_EVENTS)
     view = manifest["features"]["assistant_view"]
@@ -54,7 +64,11 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LLM_"))}
     return subprocess.run(
         [sys.executable, "-m", "bot", "--env-file", "/nonexistent/.env", *args],
-        capture_output=True, text=True, env={**clean, **env}, cwd=REPO, timeout=60,
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        cwd=REPO,
+        timeout=60,
     )
 
 

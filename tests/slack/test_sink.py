@@ -15,9 +15,15 @@ from bot.types import Verdict
 from tests.fakes.slack_api import FakeSlack, all_text
 
 REFUSAL = Verdict(
-    decision="refuse", category="cbrn_weapons", score=1.0, stage="rules",
-    reason="Never chemical weapons.", policy_version="v1", profile="standard",
-    kind="response", hard_limit=True,
+    decision="refuse",
+    category="cbrn_weapons",
+    score=1.0,
+    stage="rules",
+    reason="Never chemical weapons.",
+    policy_version="v1",
+    profile="standard",
+    kind="response",
+    hard_limit=True,
 )
 
 
