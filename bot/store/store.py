@@ -48,9 +48,13 @@ def migrate(settings: Settings) -> UpgradeResult:
 def _upgrade(db: Database) -> UpgradeResult:
     try:
         return upgrade(db.engine)
-    except (exc.DBAPIError, exc.TimeoutError) as e:
+    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as e:
         raise StoreUnavailable(
             f"cannot reach the database at {db.display_url}: {describe(e)}"
+        ) from e
+    except exc.DBAPIError as e:  # reached it, but e.g. no permission to create tables
+        raise StoreUnavailable(
+            f"cannot prepare the database at {db.display_url}: {describe(e)}"
         ) from e
 
 
