@@ -253,12 +253,12 @@ class Node:
     def close(self) -> None:
         self.http.close()
         self.server.close()
-        self.thread.join(timeout=2)
+        self.thread.join(timeout=0.1)  # waitress keeps its loop until the process ends
         self.services.close()
 
 
-def start_node(settings: Settings, *, observed: bool = True) -> Node:
-    """Services + Bolt app + HTTP server on a free loopback port, serving in a thread."""
+def start_node(settings: Settings, *, observed: bool = True, port: int = 0) -> Node:
+    """Services + Bolt app + HTTP server on a loopback port (0: a free one), in a thread."""
     metrics = Metrics()
     services = build_services(settings)
     if observed:
@@ -273,11 +273,11 @@ def start_node(settings: Settings, *, observed: bool = True) -> Node:
         health = HealthCheck.from_services(services)
         wsgi = instrument_wsgi(make_wsgi_app(app, settings, health=health.report), metrics)
         server = create_server(
-            wsgi, host="127.0.0.1", port=0, threads=settings.http_threads,
+            wsgi, host="127.0.0.1", port=port, threads=settings.http_threads,
             max_request_body_size=settings.max_body_bytes, ident="redline",
         )
     else:
-        server = create_http_server(app, settings, host="127.0.0.1", port=0)
+        server = create_http_server(app, settings, host="127.0.0.1", port=port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.effective_port}"
