@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -28,13 +29,13 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from bot.settings import Settings
-from bot.store import pg_append
+from bot.store import pg_append, sqlite_append
 from bot.store.chain import (
     CHECKPOINT_ACTION,
     CONTENT_FIELDS,
     ChainWalker,
+    chain_rows,
     parse_checkpoint,
-    record_hash,
 )
 from bot.store.db import Database
 from bot.store.errors import StoreUnavailable
@@ -220,30 +221,24 @@ class AuditLog:
     def _write_rows(self, rows: list[dict[str, Any]]) -> list[int]:
         if self._db.dialect == "postgresql":
             return self._write_rows_pg(rows)
-        return self._write_rows_locked(rows)
+        return self._write_rows_sqlite(rows)
 
-    def _write_rows_locked(self, rows: list[dict[str, Any]]) -> list[int]:
-        """One transaction on the leader's held connection (saves a pool checkout and a
-        pre-ping per batch). A connection that died while idle is replaced once, before
-        anything was written; any later failure fails the batch (StoreUnavailable)."""
-        for attempt in (1, 2):
-            conn = self._writer
-            if conn is None:
-                conn = self._writer = self._db.writer_connection()
-            written = False
-            try:
-                with self._db.guard("writing the audit log"), conn.begin():
-                    head = self.lock_head(conn)
-                    written = True
-                    return self.extend_chain(conn, rows, head)
-            except StoreUnavailable:
-                self._drop_writer()
-                if written or attempt == 2:
-                    raise
-            except BaseException:
-                self._drop_writer()
-                raise
-        raise AssertionError("unreachable")
+    def _write_rows_sqlite(self, rows: list[dict[str, Any]]) -> list[int]:
+        """One transaction on the leader's held connection, through the driver."""
+        if self._writer is None:
+            self._writer = self._db.writer_connection()
+        try:
+            raw = self._writer.connection.driver_connection
+            return sqlite_append.append(raw, rows)  # type: ignore[arg-type]
+        except sqlite3.Error as e:
+            self._drop_writer()
+            raise StoreUnavailable(
+                f"database unavailable while writing the audit log "
+                f"({self._db.display_url}): {e}"
+            ) from e
+        except BaseException:
+            self._drop_writer()
+            raise
 
     def _write_rows_pg(self, rows: list[dict[str, Any]]) -> list[int]:
         """Compare-and-set append (pg_append), one round trip per batch when this process
@@ -313,25 +308,19 @@ class AuditLog:
     ) -> list[int]:
         """Inside a write transaction: hash and insert rows after the head, move the head.
         `head` is what lock_head() returned in this transaction, if it was called."""
-        head_seq, prev = head if head is not None else cls.lock_head(conn)
-        seqs = []
-        for row in rows:
-            head_seq += 1
-            row["seq"] = head_seq
-            row["prev_hash"] = prev
-            prev = row["hash"] = record_hash([row[f] for f in CONTENT_FIELDS], prev)
-            seqs.append(head_seq)
-        if rows:
-            # straight to the driver's executemany: the Core insert spent more time building
-            # per-row parameters than SQLite spent inserting them
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            sql = (f"INSERT INTO audit_log ({', '.join(INSERT_COLUMNS)}) "
-                   f"VALUES ({', '.join([mark] * len(INSERT_COLUMNS))})")
-            conn.exec_driver_sql(sql, [tuple(row[c] for c in INSERT_COLUMNS) for row in rows])
-            conn.execute(
-                update(audit_head).where(audit_head.c.id == 1).values(seq=head_seq, hash=prev)
-            )
-        return seqs
+        if not rows:
+            return []
+        new_seq, new_hash = chain_rows(rows, head if head is not None else cls.lock_head(conn))
+        # straight to the driver's executemany: the Core insert spent more time building
+        # per-row parameters than the database spent inserting them
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = (f"INSERT INTO audit_log ({', '.join(INSERT_COLUMNS)}) "
+               f"VALUES ({', '.join([mark] * len(INSERT_COLUMNS))})")
+        conn.exec_driver_sql(sql, [tuple(row[c] for c in INSERT_COLUMNS) for row in rows])
+        conn.execute(
+            update(audit_head).where(audit_head.c.id == 1).values(seq=new_seq, hash=new_hash)
+        )
+        return [row["seq"] for row in rows]
 
     # -- verify -------------------------------------------------------------------------
 

@@ -50,6 +50,17 @@ def record_hash(values: Sequence[Any], prev_hash: str) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+def chain_rows(rows: list[dict[str, Any]], head: tuple[int, str]) -> tuple[int, str]:
+    """Assign seq, prev_hash and hash to rows after `head`; returns the new head."""
+    seq, prev = head
+    for row in rows:
+        seq += 1
+        row["seq"] = seq
+        row["prev_hash"] = prev
+        prev = row["hash"] = record_hash([row[f] for f in CONTENT_FIELDS], prev)
+    return seq, prev
+
+
 def row_hash(row: Mapping[str, Any]) -> str:
     return record_hash([row[f] for f in CONTENT_FIELDS], row["prev_hash"])
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bot.store.chain import CONTENT_FIELDS, record_hash
+from bot.store.chain import CONTENT_FIELDS, chain_rows
 
 COLUMNS: tuple[str, ...] = (*CONTENT_FIELDS, "prev_hash", "hash")
 _TYPES = {"seq": "bigint", "ts_us": "bigint", "score": "float8", "latency_ms": "float8"}
@@ -39,17 +39,6 @@ STATEMENT = (
 def read_head(conn: Connection) -> tuple[int, str]:
     seq, digest = conn.exec_driver_sql("SELECT seq, hash FROM audit_head WHERE id = 1").one()
     return int(seq), str(digest)
-
-
-def chain_rows(rows: list[dict[str, Any]], head: tuple[int, str]) -> tuple[int, str]:
-    """Assign seq, prev_hash and hash to rows after `head`; returns the new head."""
-    seq, prev = head
-    for row in rows:
-        seq += 1
-        row["seq"] = seq
-        row["prev_hash"] = prev
-        prev = row["hash"] = record_hash([row[f] for f in CONTENT_FIELDS], prev)
-    return seq, prev
 
 
 def try_append(
