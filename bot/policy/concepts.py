@@ -32,6 +32,10 @@ _LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
 LEXICON: dict[str, tuple[str, ...]] = {
     # ---------------------------------------------------------------- concepts
     "cbrn": (
+        "schedule 1", "cwc schedule", "vesicant*", "blister agent*", "choking agent*", "blood agent*", "organophosph*", "g series", "v series", "cholera", "tularemia", "brucell*", "glanders", "q fever", "vaccine escape", "immune escape", "enhanc* transmissib*", "lethality", "casualties", "maximi* casualties|deaths|harm", "release point*", "dispers*", "crop duster", "sprayer", "ventilation", "water supply", "reservoir", "implosion", "critical mass", "centrifuge*", "yellowcake", "gun type", "neutron initiator", "radiation dispersal", "rdd", "bsl 3", "bsl 4", "select agent*", "mass casualt*",
+        "毒剂", "投毒", "水源", "大规模杀伤", "突变", "传染性", "离心机", "临界质量",
+        "отравить", "водопровод", "водоснабжени*", "массов* жертв", "мутаци*", "центрифуг*",
+        "envenenar", "suministro de agua", "empoisonner", "approvisionnement en eau", "vergiften", "trinkwasser",
         "sarin", "soman", "tabun", "cyclosarin", "vx", "novichok*", "mustard gas", "sulfur mustard",
         "lewisite", "phosgene", "chlorine gas", "nerve agent*|gas", "ricin", "abrin", "botulinum",
         "botulism", "anthrax", "anthracis", "smallpox", "variola", "plague", "yersinia", "ebola",
@@ -59,6 +63,10 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "浓缩铀", "武器级", "钚", "脏弹", "放射性", "孢子", "传播力", "毒剂", "前体", "病毒",
     ),
     "autonomy": (
+        "you decide", "you choose", "you pick", "your call", "decide for me", "pick the targets|target", "choose the targets|target", "rank the targets|them", "which to strike|hit|engage|kill|bomb", "strike authori*", "engagement authori*", "authori* the strike|engagement", "fire or no fire", "fire no fire", "fire hold", "shoot or", "kill or", "send* it straight|directly to the launcher|weapon|turret", "launcher reads", "no one checks", "nobody checks", "without review", "without a human", "human approval", "human confirmation", "man in the loop", "human veto", "auto approve*", "autoapprove*", "self directed", "self targeting", "fire and forget", "lethal autonomy", "kill decision*",
+        "你来决定", "由你决定", "你决定", "打不打", "开不开火", "自动批准", "直接发送给发射",
+        "ты решаешь", "реши сам", "сам выбери", "стрелять или нет",
+        "tu decides", "decide tu", "tu choisis", "decide toi", "du entscheidest", "entscheide du",
         "autonomous*", "autonomy", "on its own", "by itself", "without a|any human|operator|person",
         "without human|operator*", "no human|operator", "human in|on|out the|of loop",
         "human in the loop", "human out of the loop", "operator approval|confirm*|ack*|input",
@@ -90,6 +98,9 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "武器", "无人机", "导弹", "弹药", "炸药", "炸弹", "枪", "炮塔", "巡飞弹", "蜂群",
     ),
     "population": (
+        "members of", "congregation", "union members", "the union", "trade union", "a whole|entire group", "every member", "all members", "the minority", "minority population", "ethnic group", "everyone who", "all who", "anyone who attended|visited|posted", "attendees", "rally", "the crowd", "every face", "every street", "every car", "every phone", "every citizen", "whole population", "smart city", "entire district", "border region",
+        "工会", "教会", "信众", "所有参加", "每一个人",
+        "профсоюз*", "прихожан*", "всех участников", "sindicato", "congregacion", "syndicat", "fideles", "gewerkschaft*", "gemeinde",
         "everyone", "everybody", "every citizen*|resident*|person|phone*|user*|visitor*|protester*",
         "all citizens|residents|people|phones|users|protesters|protestors|journalists|members|muslims|activists|voters|immigrants|migrants|students|employees|attendees|visitors|devices",
         "all the citizens|residents|people|phones|users|protesters|journalists|members",
@@ -110,6 +121,10 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "记者", "少数民族", "清真寺", "维吾尔", "大规模", "批量", "群体", "每个",
     ),
     "surveil": (
+        "call logs|records|history", "phone records", "browsing history", "read* messages|texts|emails|dms|whatsapp", "keystroke*", "stalk*", "follow* her|him|them", "pattern of life", "daily routes|routine|movements", "movements", "home address", "gps tracker*", "airtag*", "social graph", "contact list*", "who is talking to", "who they talk to", "informant*", "snitch*", "loyalty score*", "social credit", "blacklist*", "tag* everyone", "match* to id|ids", "face match*", "reverse search*", "osint",
+        "通话记录", "聊天记录", "行程", "轨迹", "社会信用", "调取", "查开房", "查人",
+        "звонк*", "переписк*", "маршрут*", "передвижени*", "распорядок",
+        "registro de llamadas", "rutina", "journal d appels", "trajets", "anrufliste*", "bewegungsprofil*",
         "track*", "monitor*", "surveil*", "face|facial recognition", "biometric*", "cctv",
         "camera*", "location data|history|tracking", "phone location*", "cell tower*", "imsi",
         "stingray", "geolocat*", "intercept*", "wiretap*", "scrap*", "profil*", "dossier*",
@@ -157,6 +172,10 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "偷偷", "秘密", "不被发现", "不知情", "神不知鬼不觉", "悄悄", "暗中", "不留痕迹",
     ),
     "cyber": (
+        "c2 server*", "implant*", "cobalt strike", "mimikatz", "lateral movement", "exfiltrat*", "scada", "ics", "plc*", "initial access", "compromis*", "pwn*", "take over", "takeover", "steal* credentials|passwords|cookies|tokens", "session hijack*", "password spray*", "dump* credentials|hashes|lsass", "pass the hash", "kerberoast*", "ransom", "encrypt* their|all files", "wiper", "defac*", "ddos", "dos attack", "sim swap*", "jailbreak* the phone", "crack*", "keygen", "carding", "skimmer*", "unpatched", "vulnerable server*", "payload delivery", "obfuscat* the payload", "undetectable", "fud", "av evasion", "edr evasion", "amsi bypass", "uac bypass", "webshell*", "web shell*",
+        "横向移动", "提权", "窃取凭据", "数据外泄", "控制服务器", "植入", "工控", "撞库", "拖库", "脱库", "挂马", "外挂",
+        "эксфильтрац*", "закреп*", "повышени* привилегий", "кража паролей", "угон*", "слить базу", "дамп*",
+        "exfiltrar", "robar contrasenas", "tomar el control", "exfiltrer", "voler les mots de passe", "prendre le controle", "passworter stehlen", "ubernehmen",
         "exploit*", "payload*", "malware", "ransomware", "keylog*", "rootkit*", "trojan*",
         "botnet*", "backdoor*", "reverse shell*", "shellcode", "phishing", "credential stuffing",
         "brute force*|forcing", "bruteforce*", "privilege escalation", "sql injection", "xss",
@@ -175,21 +194,29 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "免杀", "渗透", "漏洞",
     ),
     "wmake": (
+        "rate of fire", "gas system", "bolt carrier", "trigger group", "explosive fill", "casing thickness", "fragmentation pattern", "fuze*", "drop mechanism", "bomb release", "munitions design", "lethality", "muzzle velocity", "penetrator*", "tandem charge", "hollow point*", "drone mounted", "weaponi* a|the drone", "arm* a|the drone", "mount* a gun|rifle|weapon", "build a gun|rifle|bomb|weapon", "untraceable gun|firearm", "serial number*",
+        "射速", "引信", "装药", "弹头", "枪管", "挂载", "投弹",
+        "скорострельност*", "взрыватель*", "боевая часть", "заряд*", "ствол*",
+        "cadencia", "espoleta", "cadence de tir", "fusee", "feuerrate", "zunder",
         "3d print*", "full auto*", "fullauto", "auto sear*", "autosear*", "suppressor*",
         "silencer*", "ghost gun*", "receiver*", "ied", "ieds", "pipe bomb*", "improvised",
         "shaped charge*", "efp*", "explosively formed", "molotov*", "grenade*", "detonator*",
         "thermite", "frag*", "armor|armour piercing", "penetrat*", "increase the range|yield|lethality",
-        "increase range|yield|lethality", "machin*", "convert*", "landmine*", "mine|mines", "barrel*",
+        "increase range|yield|lethality", "landmine*", "mine|mines", "barrel*",
         "caliber", "calibre", "propellant*", "blast radius",
         "глушител*", "самодельн*", "детонатор*", "молотов*", "гранат*", "кумулятивн*",
         "переделат*", "пороховой", "взрыватель*",
-        "silenciador*", "explosivo* casero*", "detonador*", "granada*", "artesanal*",
-        "silencieux", "artisanal*", "detonateur*", "grenade*",
+        "silenciador*", "explosivo* casero*", "detonador*", "granada*",
+        "silencieux", "detonateur*", "grenade*",
         "schalldampfer*", "zunder*", "molotow*", "granate*", "selbstgebaut*", "umbau*",
         "消音器", "简易爆炸装置", "雷管", "燃烧瓶", "手榴弹", "地雷", "破片", "穿甲", "自制", "改装",
         "聚能装药", "射程", "杀伤力",
     ),
     "military": (
+        "raid*", "sniper*", "pattern of life", "insurgent*", "hvt", "objective rally point", "overwatch position*", "fire support", "close air support", "jtac", "9 line", "nine line", "collateral damage estimate*", "cde", "rules of engagement", "weaponeering", "munitions effects", "time on target", "target development", "target nomination", "no strike list", "strike list", "which to hit", "hit first", "targets to hit", "attack route*", "avenue* of approach", "defensive position*", "enemy patrol*", "troop movement*", "ied emplacement", "clearing the building", "suppress* the enemy", "kill zone", "ambush site",
+        "突袭", "狙击", "斩首", "打击目标", "作战", "战术", "部队",
+        "рейд*", "снайпер*", "боевики", "наступлени*", "огневой налет", "цел* для удара",
+        "incursion", "francotirador*", "objetivo* militar*", "tireur d elite", "cible* militaire*", "scharfschutz*", "militarisch* ziel*",
         "target list|package|deck*", "targeting", "strike package*", "artillery", "airstrike*",
         "air strike*", "battle damage", "bda", "order of battle", "fire mission*",
         "grid coordinates|reference*", "mgrs", "enemy position*|forces|units|base*|troops|command*",
@@ -301,13 +328,18 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "counter*", "patch*", "our own", "my own", "incident response", "awareness", "safety",
         "safeguard*", "compliance", "audit*", "block*", "warning signs", "spot", "avoid*",
         "stop them|him|her|someone", "am i being", "is someone", "check if", "remove",
-        "proteccion", "proteger", "detectar", "proteger", "detecter", "schutzen", "erkennen",
-        "защит*", "обнаруж*",
-        "防御", "防护", "检测", "保护", "防止",
+        "proteccion", "proteg*", "protej*", "detectar", "asegur*", "prevenir", "defender*",
+        "protege*", "detecter", "securis*", "se defendre",
+        "schutz*", "schutzen", "erkennen", "harte*", "absicher*", "verteidig*", "abwehr*",
+        "защит*", "обнаруж*", "предотврат*", "обезопас*", "против атак",
+        "防御", "防护", "检测", "保护", "防止", "防范", "加固", "防",
     ),
 }
 
 INTENTS = ("ask", "discuss", "defend")
+# concepts that mean something alone; the others (everyday words in most of their uses:
+# "everyone", "track", "my wife", "strike") only count in combination
+STRONG = frozenset({"cbrn", "autonomy", "cyber", "roleplay"})
 
 
 def _fold(text: str) -> str:
@@ -425,11 +457,10 @@ def concept_tokens(sentence_names: Iterable[set[str]]) -> list[str]:
     tokens = [f"I:{i}" for i in present]
     if not found:
         return tokens
-    tokens.extend(f"C:{c}" for c in found)
     for c in found:
-        tokens.extend(f"C:{c}|{i}" for i in present)
-        if not present:
-            tokens.append(f"C:{c}|none")
+        if c in STRONG:
+            tokens.append(f"C:{c}")
+            tokens.extend(f"C:{c}|{i}" for i in present)
     for a, b in itertools.combinations(found, 2):
         tokens.append(f"C:{a}&{b}")
         tokens.extend(f"C:{a}&{b}|{i}" for i in present)
