@@ -198,6 +198,7 @@ def main() -> int:
                     help="off: commit without waiting for the WAL flush (bench only)")
     ap.add_argument("--work-ms", default="20,100",
                     help="min,max of each request's other work (sleep), ms")
+    ap.add_argument("--repeat", type=int, default=1, help="latency runs per backend")
     ap.add_argument("--verify-records", type=int, default=1_000_000)
     ap.add_argument("--verify-backends", default="sqlite")
     args = ap.parse_args()
@@ -218,24 +219,34 @@ def main() -> int:
                     print(f"== {name}{extra}")
                     wps = bench_throughput(store, args.writers, args.throughput_records)
                     print(f"  writes/s, {args.writers} writers back-to-back: {wps:,.0f}")
-                    base_req, base_audit = bench_latency(
-                        None, args.writers, args.requests_per_writer,
-                        args.records_per_request, seed=1, work_ms=(lo, hi))
-                    req, audit = bench_latency(
-                        store, args.writers, args.requests_per_writer,
-                        args.records_per_request, seed=1, work_ms=(lo, hi))
                     print(f"  {args.writers} concurrent requests x {args.requests_per_writer}, "
                           f"{args.records_per_request} record(s) per request, other work "
                           f"{lo:g}-{hi:g} ms:")
-                    print(f"    added by audit (time in record()): "
-                          f"p50 {pct(audit, 50):.2f} ms  p99 {pct(audit, 99):.2f} ms  "
-                          f"max {max(audit):.2f} ms")
-                    print(f"    baseline no-op audit:            "
-                          f"p50 {pct(base_audit, 50):.3f} ms  p99 {pct(base_audit, 99):.3f} ms")
-                    print(f"    request end-to-end: baseline p50 {pct(base_req, 50):.2f} / "
-                          f"p99 {pct(base_req, 99):.2f} ms; with audit p50 "
-                          f"{pct(req, 50):.2f} / p99 {pct(req, 99):.2f} ms "
-                          f"(mean +{statistics.mean(req) - statistics.mean(base_req):.2f} ms)")
+                    p99s: list[float] = []
+                    for run in range(args.repeat):
+                        base_req, base_audit = bench_latency(
+                            None, args.writers, args.requests_per_writer,
+                            args.records_per_request, seed=run + 1, work_ms=(lo, hi))
+                        f50, f99 = fsync_probe(Path(tmp), 50)
+                        req, audit = bench_latency(
+                            store, args.writers, args.requests_per_writer,
+                            args.records_per_request, seed=run + 1, work_ms=(lo, hi))
+                        p99s.append(pct(audit, 99))
+                        print(f"   run {run + 1} (fdatasync p50 {f50:.2f} / p99 {f99:.2f} ms, "
+                              f"load {os.getloadavg()[0]:.1f})")
+                        print(f"    added by audit (time in record()): "
+                              f"p50 {pct(audit, 50):.2f} ms  p99 {pct(audit, 99):.2f} ms  "
+                              f"max {max(audit):.2f} ms")
+                        print(f"    baseline no-op audit:            p50 "
+                              f"{pct(base_audit, 50):.3f} ms  p99 {pct(base_audit, 99):.3f} ms")
+                        print(f"    request end-to-end: baseline p50 {pct(base_req, 50):.2f} / "
+                              f"p99 {pct(base_req, 99):.2f} ms; with audit p50 "
+                              f"{pct(req, 50):.2f} / p99 {pct(req, 99):.2f} ms (mean "
+                              f"+{statistics.mean(req) - statistics.mean(base_req):.2f} ms)")
+                    if args.repeat > 1:
+                        print(f"  added p99 over {args.repeat} runs: median "
+                              f"{statistics.median(p99s):.2f} ms, best {min(p99s):.2f}, "
+                              f"worst {max(p99s):.2f}")
                     result = store.verify()
                     print(f"  chain after the run: ok={result.ok}, {result.checked:,} records")
                     if name in verify_on and args.verify_records > 0:
