@@ -7,8 +7,11 @@ killed right after a decision loses nothing.
 
 Speed: concurrent callers are grouped. The first caller to find no write in progress
 becomes the leader and writes every waiting entry in one transaction (one chain-head
-lock, one fsync); the others wait for that commit. Across processes the chain head row
-(FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite) serializes the leaders.
+update, one fsync); the others wait for that commit. Across processes the chain head
+serializes the leaders: SQLite's write lock (BEGIN IMMEDIATE, sqlite_append.py), on
+PostgreSQL a compare-and-set on the head row in one statement (pg_append.py). Review,
+profile and purge transactions lock the head row first (FOR UPDATE) and extend the same
+chain (`extend_chain`).
 """
 
 from __future__ import annotations
