@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.cli import main
 from bot.settings import Settings
@@ -70,8 +71,9 @@ def test_db_upgrade_cli(
 
 def test_postgresql_down_mid_run_fails_closed_then_recovers() -> None:
     schema = PgSchema()
-    proxy = TcpProxy(("127.0.0.1", 5432))
-    url = schema.url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    real = make_url(schema.url)
+    proxy = TcpProxy((real.host or "127.0.0.1", real.port or 5432))
+    url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     store = Store.open(replace(Settings(database_url=url), review_ttl_h=1.0))
     try:
         assert store.record(entry(1)) == 1
