@@ -101,6 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"redline: configuration error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # The database being unreachable at start is an operator's problem, not a bug:
+        # one line, non-zero exit, no traceback.
+        # (matched by name so the CLI does not import SQLAlchemy for commands without a store)
+        if "StoreError" not in {cls.__name__ for cls in type(exc).__mro__}:
+            raise
+        print(f"redline: database unavailable: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
