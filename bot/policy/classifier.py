@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from bot.policy.features import Hasher
+from bot.policy.policy import HARD_LIMIT_IDS
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "model" / "classifier.npz"
 WINDOW_CHARS = 2_000
 WINDOW_STRIDE = 1_600
 MAX_CHARS = 200_000  # beyond this only the head and tail are read (bounded time)
+HARD_SHARE = 0.35  # share of the violation mass on hard limits that makes the call hard
 _TOKEN = re.compile(r"\w+")
 
 
@@ -35,6 +37,7 @@ class Scores:
     thresholds: np.ndarray  # decision threshold per label
     low: np.ndarray  # lower edge of the uncertain band per label
     high: np.ndarray  # upper edge of the uncertain band per label
+    hard_mask: np.ndarray  # which labels are hard limits
 
     def top_category(self) -> tuple[str, float]:
         """The most likely category, and the probability that the text is not allowed.
@@ -43,7 +46,15 @@ class Scores:
         violation whose mass is split between two neighbours (autonomous weapons vs
         weapons development) is still a clear violation.
         """
-        i = int(np.argmax(self.probs[1:])) + 1
+        violation = self.probs[1:]
+        i = int(np.argmax(violation)) + 1
+        hard = self.hard_mask[1:]
+        if not self.hard_mask[i] and hard.any():
+            # red lines first: when a fair share of the violation mass is on hard limits,
+            # the text is judged as the most likely hard limit, not as its restricted twin
+            share = float(violation[hard].sum() / max(violation.sum(), 1e-9))
+            if share >= HARD_SHARE:
+                i = int(np.flatnonzero(self.hard_mask)[np.argmax(self.probs[self.hard_mask])])
         return self.labels[i], float(1.0 - self.probs[0])
 
     def _i(self, category: str) -> int:
@@ -79,6 +90,7 @@ class Classifier:
         self.group_weights = group_weights
         self.hasher = Hasher(bits=bits)
         self.examples = examples
+        self.hard_mask = np.array([label in HARD_LIMIT_IDS for label in labels])
         self._example_tokens = {
             cat: [set(_TOKEN.findall(t)) for t in texts] for cat, texts in examples.items()
         }
@@ -147,7 +159,7 @@ class Classifier:
             all_probs = np.stack([self._probs(w, n) for w, n in self._windows(text, spans)])
             probs = all_probs.max(axis=0)
             probs[0] = all_probs[:, 0].min()
-        return Scores(self.labels, probs, self.thresholds, self.low, self.high)
+        return Scores(self.labels, probs, self.thresholds, self.low, self.high, self.hard_mask)
 
     def _windows(
         self, text: str, spans: list[tuple[int, int, set[str]]]

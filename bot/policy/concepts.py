@@ -32,6 +32,7 @@ _LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
 LEXICON: dict[str, tuple[str, ...]] = {
     # ---------------------------------------------------------------- concepts
     "cbrn": (
+        "tetrodotox*", "saxitox*", "strychnin*", "parathion", "aconit*", "dimethylmercury", "batrachotox*", "conotox*", "antibiotic resistan*", "resistant strain*", "drug resistant", "multidrug resistant", "gene synthesis", "dna synthesis", "synthetic dna", "dangerous sequence*", "pathogen sequence*", "biohazard*", "controlled lab*", "bsl", "biosafety", "e coli", "salmonella", "clostridium", "bacillus", "influenza", "pandemic strain*", "lethal dose", "ld50", "poison*", "nerve toxin*", "chemical agent*", "biological agent*", "infectious agent*",
         "schedule 1", "cwc schedule", "vesicant*", "blister agent*", "choking agent*", "blood agent*", "organophosph*", "g series", "v series", "cholera", "tularemia", "brucell*", "glanders", "q fever", "vaccine escape", "immune escape", "enhanc* transmissib*", "lethality", "casualties", "maximi* casualties|deaths|harm", "release point*", "dispers*", "crop duster", "sprayer", "ventilation", "water supply", "reservoir", "implosion", "critical mass", "centrifuge*", "yellowcake", "gun type", "neutron initiator", "radiation dispersal", "rdd", "bsl 3", "bsl 4", "select agent*", "mass casualt*",
         "毒剂", "投毒", "水源", "大规模杀伤", "突变", "传染性", "离心机", "临界质量",
         "отравить", "водопровод", "водоснабжени*", "массов* жертв", "мутаци*", "центрифуг*",
@@ -172,6 +173,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "偷偷", "秘密", "不被发现", "不知情", "神不知鬼不觉", "悄悄", "暗中", "不留痕迹",
     ),
     "cyber": (
+        "vulnerab*", "cve", "syn flood*", "flood attack*", "amplification attack*", "dns amplification", "rainbow table*", "hash crack*", "hijack*", "waf", "input validation", "geofenc*", "cryptojack*", "buffer overflow*", "heap spray*", "rop chain*", "use after free", "root access", "remote access", "credential harvest*", "password dump*", "slowloris", "booter*", "stresser*", "botnet*", "zombie computer*", "usb payload", "rubber ducky", "bad usb", "badusb", "corrupt* the hard drive|disk", "disable security", "kill switch", "logic bomb*", "time bomb*",
         "c2 server*", "implant*", "cobalt strike", "mimikatz", "lateral movement", "exfiltrat*", "scada", "ics", "plc*", "initial access", "compromis*", "pwn*", "take over", "takeover", "steal* credentials|passwords|cookies|tokens", "session hijack*", "password spray*", "dump* credentials|hashes|lsass", "pass the hash", "kerberoast*", "ransom", "encrypt* their|all files", "wiper", "defac*", "ddos", "dos attack", "sim swap*", "jailbreak* the phone", "crack*", "keygen", "carding", "skimmer*", "unpatched", "vulnerable server*", "payload delivery", "obfuscat* the payload", "undetectable", "fud", "av evasion", "edr evasion", "amsi bypass", "uac bypass", "webshell*", "web shell*",
         "横向移动", "提权", "窃取凭据", "数据外泄", "控制服务器", "植入", "工控", "撞库", "拖库", "脱库", "挂马", "外挂",
         "эксфильтрац*", "закреп*", "повышени* привилегий", "кража паролей", "угон*", "слить базу", "дамп*",
@@ -273,7 +275,20 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "prufung*", "pharmakologie", "impf*", "arzt", "arztin", "patient*", "krankenhaus*",
         "解毒", "治疗", "症状", "中毒", "考试", "药理", "疫苗", "医生", "医院", "患者", "急救",
     ),
+    "pest": (
+        "vermin", "pest*", "rats", "rat", "mice", "rodent*", "weed*", "insect*", "cockroach*",
+        "roach*", "termite*", "mosquito*", "slug*", "moles", "ants", "aphid*", "bedbug*",
+        "bed bugs", "wasp*", "fleas", "ticks", "mold", "mould", "fungus", "garden",
+        "вредител*", "крыс*", "сорняк*", "насеком*", "plaga*", "ratas", "malas hierbas",
+        "insecto*", "nuisible*", "rats", "mauvaises herbes", "schadling*", "ratten", "unkraut",
+        "害虫", "老鼠", "杂草", "蟑螂", "白蚁",
+    ),
     "game": (
+        "movie*", "film*", "tv show*", "series", "episode*", "anime", "cartoon*", "manga",
+        "sitcom", "in the book", "fictional", "character*", "mission impossible", "james bond",
+        "star wars", "harry potter", "marvel", "netflix", "pelicula*", "serie", "personaje*",
+        "fiction", "personnage*", "serie", "figur*", "фильм*", "сериал*", "персонаж*",
+        "电影", "电视剧", "动漫", "角色",
         "game*", "gaming", "videogame*", "in game", "ingame", "fortnite", "battlefield",
         "call of duty", "warzone", "pubg", "csgo", "cs2", "counter strike", "valorant",
         "minecraft", "xcom", "starcraft", "hell let loose", "arma", "halo", "apex", "overwatch",

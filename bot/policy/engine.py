@@ -157,10 +157,17 @@ class PolicyEngine:
         turns = [t for t in context[-CONTEXT_TURNS:] if t and t.strip()]
         if not turns:
             return current
-        earlier = " \n ".join(turns)[-CONTEXT_CHARS:]
-        joined = self._assess(earlier + " \n " + text, kind)
-        if joined.category is None or not self._stronger(joined, current):
+        # the last turn alone with this one, and the last few: the first is not diluted,
+        # the second sees a request spread wider
+        best: tuple[Finding, str] | None = None
+        for n in sorted({1, len(turns)}):
+            earlier = " \n ".join(turns[-n:])[-CONTEXT_CHARS:]
+            found = self._assess(earlier + " \n " + text, kind)
+            if found.category is not None and (best is None or self._stronger(found, best[0])):
+                best = (found, earlier)
+        if best is None or not self._stronger(best[0], current):
             return current
+        joined, earlier = best
         before = self._assess(earlier, kind)
         if before.category is None or self._stronger(joined, before, margin=0.15):
             # the earlier turns alone were fine (or clearly weaker): together they ask it
