@@ -202,14 +202,17 @@ def wire(services: Services, metrics: Metrics) -> None:
     the audit sink, rate limits in front of the ask flow, queue depth from the store."""
     store = services.store
     audit = MeteredAudit(store, metrics) if store is not None else None
+    reviews = getattr(services, "reviews", None)
     ask = AskFlow(
         services.settings,
         services.engine,
         services.chat,
         audit=audit,
-        reviews=None,
+        reviews=reviews,
         channel_profiles=store.channel_profile if store is not None else None,
     )
+    if reviews is not None:
+        reviews.bind(ask=ask)  # approved requests are answered (and metered) by this flow
     services.ask = RateLimitedAsk(  # type: ignore[assignment]
         ask, RateLimits.from_settings(services.settings, store, metrics)
     )

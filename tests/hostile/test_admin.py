@@ -1,8 +1,7 @@
 """A non-admin gets nothing from the admin surface: every `/redline` admin subcommand
-and every review button. What passes today: no admin data reaches the non-admin, the
-channel profile does not move, no review is decided, the model is not called. The
-"Not allowed" answer and the audited attempt need the review engineer's handlers
-(handlers/admin.py, handlers/review.py); those assertions are marked until they land.
+and every review button. No admin data reaches them, the channel profile does not move,
+no review is decided, the model is not called; they are told "not allowed", and the
+attempt is audited. An admin running the same commands is the control.
 """
 
 from __future__ import annotations
@@ -31,13 +30,6 @@ ADMIN_COMMANDS = [
     f"profile set all_lawful_purposes <#{CHANNEL}|general>",
     "profile set standard",
 ]
-
-NEEDS_ADMIN_HANDLERS = pytest.mark.xfail(
-    reason="needs wiring: the review engineer's handlers/admin.py and handlers/review.py "
-    "(/redline audit|stats|review|profile set, review buttons) are not registered yet",
-    strict=False,
-)
-
 
 def _slash(h: Hostile, text: str, user: str = USER) -> tuple[int, str]:
     form = slash_body("/redline", text, response_url=h.slack.response_url("adm"), user=user,
@@ -74,7 +66,6 @@ def test_non_admin_gets_no_admin_data_and_changes_nothing(h: Hostile, command: s
     assert h.model.model_calls == 0
 
 
-@NEEDS_ADMIN_HANDLERS
 @pytest.mark.parametrize("command", ADMIN_COMMANDS)
 def test_non_admin_is_told_not_allowed_and_the_attempt_is_audited(
     h: Hostile, command: str
@@ -89,13 +80,12 @@ def test_non_admin_is_told_not_allowed_and_the_attempt_is_audited(
     assert any(r.decision == "denied_access" for r in after)
 
 
-@NEEDS_ADMIN_HANDLERS
 def test_admin_commands_do_work_for_an_admin(h: Hostile) -> None:
     """The control for the tests above: the same commands are not refused to an admin."""
     _seed_canary(h)
-    _, seen = _slash(h, "audit", user=ADMIN)
-    assert CANARY in seen or "cbrn_weapons" in seen
+    _, seen = _slash(h, "audit <@U0OTHER01>", user=ADMIN)
     assert "not allowed" not in seen.lower()
+    assert "U0OTHER01" in seen  # the admin does see the other user's record
 
 
 def _press(h: Hostile, action: dict[str, Any], user: str) -> int:
@@ -135,7 +125,6 @@ def _buttons(h: Hostile) -> list[dict[str, Any]]:
     return found
 
 
-@NEEDS_ADMIN_HANDLERS
 def test_non_admin_pressing_review_buttons_decides_nothing(h: Hostile) -> None:
     """A request held for review puts a card with buttons in the review channel; a
     non-reviewer pressing each of them (as Slack would send it) changes nothing."""
