@@ -39,7 +39,7 @@ from bot.server import create_http_server, make_wsgi_app
 from bot.services import Services, build_services
 from bot.settings import Settings
 from tests.fakes.model_server import FakeModelServer
-from tests.fakes.slack_api import FakeSlack, all_text, sign
+from tests.fakes.slack_api import TEAM_ID, FakeSlack, all_text, load_template, sign
 
 PG_URL = os.environ.get(
     "REDLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -330,3 +330,48 @@ def settle(slack: FakeSlack, quiet_s: float = 0.3, timeout: float = 10.0) -> Non
             return
         seen = count
         time.sleep(quiet_s)
+
+
+# --- review cards -----------------------------------------------------------------------
+
+
+def review_buttons(slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    """Every button on the bot's messages in `channel` (the review cards), with the ts of
+    the card it is on."""
+    found: list[dict[str, Any]] = []
+    for msg in slack.bot_messages():
+        if msg.get("channel") != channel:
+            continue
+        for block in msg.get("blocks") or []:
+            for element in block.get("elements") or []:
+                if isinstance(element, dict) and element.get("action_id"):
+                    found.append({**element, "block_id": block.get("block_id", ""),
+                                  "ts": msg["ts"]})
+    return found
+
+
+def press_button(
+    node: Node, slack: FakeSlack, action: dict[str, Any], *, user: str, channel: str
+) -> int:
+    """Press a button as Slack would send it (block_actions, signed); the HTTP status."""
+    payload = load_template("block_actions.json")
+    payload.update(
+        user={"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+        team={"id": TEAM_ID, "domain": "fake"},
+        channel={"id": channel, "name": "review"},
+        container={"type": "message", "message_ts": action["ts"], "channel_id": channel,
+                   "is_ephemeral": False},
+        message={"ts": action["ts"], "text": "", "blocks": []},
+        response_url=slack.response_url("btn"),
+        trigger_id=f"trig-{uuid.uuid4().hex[:8]}",
+        token="legacy-unused",
+        api_app_id="A0APP0001",
+        enterprise=None,
+        actions=[{
+            "action_id": action["action_id"], "block_id": action.get("block_id") or "b",
+            "value": action.get("value", ""), "type": "button",
+            "text": {"type": "plain_text", "text": "x"}, "action_ts": f"{time.time():.6f}",
+        }],
+    )
+    body = "payload=" + quote(json.dumps(payload))
+    return node.post(body, content_type="application/x-www-form-urlencoded").status_code

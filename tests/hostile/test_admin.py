@@ -7,13 +7,11 @@ attempt is audited. An admin running the same commands is the control.
 from __future__ import annotations
 
 import json
-from typing import Any
-from urllib.parse import quote
 
 import pytest
 
-from tests.fakes.slack_api import all_text, load_template, slash_body
-from tests.faults.harness import settle
+from tests.fakes.slack_api import all_text, slash_body
+from tests.faults.harness import press_button, review_buttons, settle
 from tests.hostile.conftest import ADMIN, REVIEW_CHANNEL, USER, Hostile
 
 CHANNEL = "C0ADMINT1"
@@ -88,43 +86,6 @@ def test_admin_commands_do_work_for_an_admin(h: Hostile) -> None:
     assert "U0OTHER01" in seen  # the admin does see the other user's record
 
 
-def _press(h: Hostile, action: dict[str, Any], user: str) -> int:
-    payload = load_template("block_actions.json")
-    payload["user"] = {"id": user, "username": "mallory", "name": "mallory",
-                       "team_id": "T0FAKE001"}
-    payload["team"] = {"id": "T0FAKE001", "domain": "fake"}
-    payload["channel"] = {"id": REVIEW_CHANNEL, "name": "review"}
-    payload["container"] = {"type": "message", "message_ts": action["ts"],
-                            "channel_id": REVIEW_CHANNEL, "is_ephemeral": False}
-    payload["message"] = {"ts": action["ts"], "text": "", "blocks": []}
-    payload["response_url"] = h.slack.response_url("btn")
-    payload["trigger_id"] = "trig-btn"
-    payload["actions"] = [{
-        "action_id": action["action_id"], "block_id": action.get("block_id", "b"),
-        "value": action.get("value", ""), "type": "button",
-        "text": {"type": "plain_text", "text": "x"}, "action_ts": "1.0",
-    }]
-    payload["token"] = "legacy-unused"
-    payload["api_app_id"] = "A0APP0001"
-    payload["enterprise"] = None
-    body = "payload=" + quote(json.dumps(payload))
-    return h.node.post(body, content_type="application/x-www-form-urlencoded").status_code
-
-
-def _buttons(h: Hostile) -> list[dict[str, Any]]:
-    """Every button on the review cards posted to the review channel, with the card's ts."""
-    found: list[dict[str, Any]] = []
-    for msg in h.slack.bot_messages():
-        if msg.get("channel") != REVIEW_CHANNEL:
-            continue
-        for block in msg.get("blocks") or []:
-            for element in block.get("elements") or []:
-                if isinstance(element, dict) and element.get("action_id"):
-                    found.append({**element, "block_id": block.get("block_id", ""),
-                                  "ts": msg["ts"]})
-    return found
-
-
 def test_non_admin_pressing_review_buttons_decides_nothing(h: Hostile) -> None:
     """A request held for review puts a card with buttons in the review channel; a
     non-reviewer pressing each of them (as Slack would send it) changes nothing."""
@@ -132,14 +93,16 @@ def test_non_admin_pressing_review_buttons_decides_nothing(h: Hostile) -> None:
     assert ":hourglass:" in reply, reply
     store = h.node.services.store
     assert store is not None
-    assert h.slack.wait_for(lambda s: bool(_buttons(h)), 10), "no review card was posted"
+    cards_posted = h.slack.wait_for(lambda s: bool(review_buttons(s, REVIEW_CHANNEL)), 10)
+    assert cards_posted, "no review card was posted"
     pending = store.pending_reviews()
     assert pending
-    for button in _buttons(h):
-        assert _press(h, button, user="U0MALLORY") < 500
+    for button in review_buttons(h.slack, REVIEW_CHANNEL):
+        status = press_button(h.node, h.slack, button, user="U0MALLORY", channel=REVIEW_CHANNEL)
+        assert status < 500
     settle(h.slack)
     for item in pending:
-        current = store.get_review(item.review_id if hasattr(item, "review_id") else item.id)
+        current = store.get_review(item.id)
         assert current is not None and current.status == "pending"
     assert h.model.model_calls == 0
     texts = [all_text(c.params) for c in h.slack.calls_to("response_url")]
