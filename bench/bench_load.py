@@ -1,0 +1,337 @@
+"""Two replicas behind a "load balancer", sharing PostgreSQL, under Slack's delivery pattern.
+
+    .venv/bin/python bench/bench_load.py [--events 1000] [--retry-fraction 0.2]
+        [--concurrency 50] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Starts a fake Slack Web API and a fake streaming model on 127.0.0.1, a fresh PostgreSQL
+schema, and two `python -m bot serve` processes (HTTP mode, waitress, the real app with
+its classifier) on two loopback ports, both on that schema. Then sends `--events` signed
+Events API deliveries with `--concurrency` in flight from a separate process (so the
+client does not share a GIL with the fakes): a fraction `--retry-fraction` of them are
+Slack-style retries (same body and event_id, `X-Slack-Retry-Num: 1`) of an earlier event,
+sent to the *other* replica than the original, soon after it (often while it is still
+being answered).
+
+Prints: ack latency p50/p95/p99/max (client side, request sent -> HTTP answer) for all
+deliveries, originals and retries, plus a baseline measured in the same run (the same
+replicas, idle: one delivery every 50 ms, before the load); unique events; answers posted;
+duplicate answers; lost events (no answer); model calls; how long after the last ack
+every event had its answer.
+No assertions: figures only (targets: 0 duplicates, 0 lost, ack p99 <= 100 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+
+from tests.fakes.model_server import (  # noqa: E402
+    FakeModelServer,
+    RecordedRequest,
+    Reply,
+    default_chunks,
+    default_text,
+)
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, all_text, event_body, sign  # noqa: E402
+from tests.faults.harness import PgSchema  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One delivery: which replica, the raw body, its headers, and what it is."""
+
+    replica: int
+    body: str
+    headers: dict[str, str]
+    event_index: int
+    retry: bool
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def fmt_ms(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return (
+        f"p50 {percentile(ms, 50):6.1f} ms  p95 {percentile(ms, 95):6.1f} ms  "
+        f"p99 {percentile(ms, 99):6.1f} ms  max {max(ms, default=float('nan')):6.1f} ms  "
+        f"(n={len(ms)})"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_replica(
+    port: int, slack: FakeSlack, model: FakeModelServer, database_url: str, workdir: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "PYTHONPATH": str(REPO),
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_API_URL": slack.base_url,
+        "LLM_PROVIDER": "openai",
+        "LLM_BASE_URL": model.base_url,
+        "LLM_MODEL": model.model,
+        "LLM_API_KEY": "sk-bench-key-000000000000",
+        "LLM_TIMEOUT_S": "20",
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "REDLINE_LOG_LEVEL": "warning",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--env-file", str(workdir / "none.env"), "serve"],
+        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise SystemExit(f"replica on port {port} exited: {err[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"replica on port {port} did not start in {timeout:.0f}s")
+
+
+def fire(
+    ports: list[int], shots: list[Shot], concurrency: int, rate: float = 0.0
+) -> list[tuple[int, float, float, int]]:
+    """In a separate process: send every shot with at most `concurrency` in flight, each
+    worker on its own keep-alive connection per replica; with `rate` > 0, shot i is not
+    sent before start + i / rate (an open loop, as Slack's deliveries arrive). Returns
+    (index, sent_at, latency, status); sent_at is time.time()."""
+    results: list[tuple[int, float, float, int]] = []
+    lock = threading.Lock()
+    next_index = iter(range(len(shots)))
+    t0 = time.perf_counter()
+
+    def worker() -> None:
+        conns = {p: http.client.HTTPConnection("127.0.0.1", p, timeout=30) for p in ports}
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                break
+            if rate > 0:
+                delay = t0 + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            shot = shots[i]
+            port = ports[shot.replica]
+            conn = conns[port]
+            sent_wall = time.time()
+            started = time.perf_counter()
+            try:
+                conn.request("POST", "/slack/events", body=shot.body.encode(),
+                             headers=shot.headers)
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conns[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
+            latency = time.perf_counter() - started
+            with lock:
+                results.append((i, sent_wall, latency, status))
+        for conn in conns.values():
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(results)
+
+
+def build_shots(
+    n: int, retry_fraction: float, secret: str, rng: random.Random
+) -> tuple[list[dict], list[Shot]]:
+    """`n` deliveries: originals round-robin over the replicas, and retries of an original
+    sent a few positions after it, to the other replica."""
+    n_retries = int(round(n * retry_fraction))
+    n_unique = n - n_retries
+    events = [
+        event_body(
+            "event_app_mention.json",
+            text=f"<@{BOT_USER_ID}> load question {i}: what makes a good runbook?",
+            channel=f"C0LOAD{i % 10:03d}",
+        )
+        for i in range(n_unique)
+    ]
+    originals = [(i, i % 2, False) for i in range(n_unique)]
+    order: list[tuple[int, int, bool]] = list(originals)
+    for i in rng.sample(range(n_unique), n_retries):
+        pos = order.index((i, i % 2, False)) + rng.randint(1, 60)  # soon after: often in flight
+        order.insert(min(pos, len(order)), (i, 1 - i % 2, True))
+    shots: list[Shot] = []
+    for i, replica, retry in order:
+        raw = json.dumps(events[i])
+        headers = {"Content-Type": "application/json", **sign(secret, raw)}
+        if retry:
+            headers.update({"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+        shots.append(Shot(replica, raw, headers, i, retry))
+    return events, shots
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--retry-fraction", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=50, help="deliveries in flight")
+    parser.add_argument(
+        "--rate", type=float, default=0.0,
+        help="deliveries per second (open loop); 0 = as fast as the replicas answer",
+    )
+    parser.add_argument("--baseline", type=int, default=40, help="sequential deliveries first")
+    parser.add_argument("--chunk-delay", type=float, default=0.02, help="s between model chunks")
+    parser.add_argument("--drain-timeout", type=float, default=180.0)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    def responder(req: RecordedRequest) -> Reply:
+        text = default_text(req.last_user_text)
+        return Reply(chunks=default_chunks(text), delay_between_chunks=args.chunk_delay)
+
+    with FakeSlack() as slack, FakeModelServer() as model, tempfile.TemporaryDirectory() as tmp:
+        model.responder = responder
+        schema = PgSchema()
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            ports = [free_port(), free_port()]
+            for port in ports:
+                procs.append(start_replica(port, slack, model, schema.url, Path(tmp)))
+            for port, proc in zip(ports, procs, strict=True):
+                wait_ready(port, proc)
+            print(f"replicas: 127.0.0.1:{ports[0]} and 127.0.0.1:{ports[1]}, "
+                  f"PostgreSQL schema {schema.name}")
+
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as client:
+                # Baseline: the same replicas, idle: one delivery every 50 ms.
+                base_events, base_shots = build_shots(args.baseline, 0.0, slack.signing_secret,
+                                                      rng)
+                base = client.submit(fire, ports, base_shots, 1, 20.0).result()
+                wait_answers(slack, base_events, timeout=60)
+                slack.clear()
+                calls_before = model.model_calls
+
+                events, shots = build_shots(args.events, args.retry_fraction,
+                                            slack.signing_secret, rng)
+                started = time.time()
+                results = client.submit(fire, ports, shots, args.concurrency, args.rate).result()
+                sent_s = time.time() - started
+            drained = wait_answers(slack, events, timeout=args.drain_timeout)
+            model_calls = model.model_calls - calls_before
+            report(args, events, shots, results, base, slack, model_calls, sent_s, drained)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            schema.drop()
+    return 0
+
+
+def answers_by_event(slack: FakeSlack, events: list[dict]) -> dict[int, list[dict]]:
+    index = {(e["event"]["channel"], e["event"]["ts"]): i for i, e in enumerate(events)}
+    out: dict[int, list[dict]] = {i: [] for i in range(len(events))}
+    for msg in slack.bot_messages():
+        key = (msg.get("channel"), msg.get("thread_ts"))
+        if key in index and "You said" in all_text(msg):
+            out[index[key]].append(msg)
+    return out
+
+
+def wait_answers(slack: FakeSlack, events: list[dict], timeout: float) -> float:
+    """Wait until every event has an answer, or nothing changed for 15 s, or `timeout`."""
+    started = time.monotonic()
+    last_count, last_change = -1, time.monotonic()
+    while time.monotonic() - started < timeout:
+        count = sum(1 for v in answers_by_event(slack, events).values() if v)
+        if count == len(events):
+            break
+        if count != last_count:
+            last_count, last_change = count, time.monotonic()
+        elif time.monotonic() - last_change > 15:
+            break
+        time.sleep(0.5)
+    time.sleep(1.0)  # let late duplicates (if any) arrive before counting
+    return time.monotonic() - started
+
+
+def report(
+    args: argparse.Namespace, events: list[dict], shots: list[Shot],
+    results: list[tuple[int, float, float, int]], base: list[tuple[int, float, float, int]],
+    slack: FakeSlack, model_calls: int, sent_s: float, drained_s: float,
+) -> None:
+    latencies = [lat for _, _, lat, _ in results]
+    originals = [lat for i, _, lat, _ in results if not shots[i].retry]
+    retries = [lat for i, _, lat, _ in results if shots[i].retry]
+    statuses: dict[int, int] = {}
+    for *_, status in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    answers = answers_by_event(slack, events)
+    posted = sum(len(v) for v in answers.values())
+    duplicates = sum(max(0, len(v) - 1) for v in answers.values())
+    lost = sum(1 for v in answers.values() if not v)
+    n_retries = sum(1 for s in shots if s.retry)
+    cpu = os.cpu_count()
+    pace = f"{args.rate:g}/s offered" if args.rate > 0 else "closed loop"
+    print(f"\nload: {len(shots)} deliveries ({len(events)} events + {n_retries} retries to the "
+          f"other replica), up to {args.concurrency} in flight ({pace}), 2 replicas, "
+          f"{cpu} CPUs")
+    print(f"sent in {sent_s:.1f} s ({len(shots) / sent_s:.0f} deliveries/s); "
+          f"HTTP statuses {dict(sorted(statuses.items()))}")
+    print(f"baseline ack (idle replicas, 20/s):        {fmt_ms([b[2] for b in base])}")
+    print(f"ack, all deliveries:                       {fmt_ms(latencies)}")
+    print(f"ack, originals:                            {fmt_ms(originals)}")
+    print(f"ack, retries:                              {fmt_ms(retries)}")
+    print(f"unique events: {len(events)}  answers posted: {posted}  "
+          f"duplicates: {duplicates}  lost: {lost}  model calls: {model_calls}")
+    print(f"all answered {drained_s:.1f} s after the last delivery was acked")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
