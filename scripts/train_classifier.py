@@ -90,12 +90,12 @@ def fit(x: sparse.csr_matrix, y: np.ndarray, c: float, weights: np.ndarray) -> L
     return model
 
 
-def sample_weights(rows: list[dict], y: np.ndarray) -> np.ndarray:
+def sample_weights(rows: list[dict], y: np.ndarray, power: float = 0.5) -> np.ndarray:
     # balance classes (allowed is the biggest), then up-weight the styles the model
     # finds hardest: disguised violations and allowed near-misses/discussion
     counts = Counter(y.tolist())
     w = np.array([len(y) / (len(counts) * counts[v]) for v in y], dtype=np.float64)
-    w = np.sqrt(w)
+    w = w**power
     for i, row in enumerate(rows):
         if row.get("style") in ("disguised", "near_miss", "discussion", "homonym"):
             w[i] *= 1.3
@@ -173,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--char-weight", type=float, default=1.0)
     parser.add_argument("--word-weight", type=float, default=1.0)
     parser.add_argument("--concept-weight", type=float, default=0.5)
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--balance-power", type=float, default=0.25,
+                        help="class-balancing strength (0 = none, 1 = fully balanced)")
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--dump-oof", type=Path, help="write held-out predictions (JSONL)")
     args = parser.parse_args(argv)
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     hasher = Hasher(bits=BITS)
     gw = (args.char_weight, args.word_weight, args.concept_weight)
     x = featurise(texts, hasher, gw)
-    w = sample_weights(rows, y)
+    w = sample_weights(rows, y, args.balance_power)
 
     oof = np.zeros((len(rows), len(LABELS)))
     skf = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=7)

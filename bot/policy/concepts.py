@@ -32,8 +32,8 @@ _LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
 LEXICON: dict[str, tuple[str, ...]] = {
     # ---------------------------------------------------------------- concepts
     "cbrn": (
-        "tetrodotox*", "saxitox*", "strychnin*", "parathion", "aconit*", "dimethylmercury", "batrachotox*", "conotox*", "antibiotic resistan*", "resistant strain*", "drug resistant", "multidrug resistant", "gene synthesis", "dna synthesis", "synthetic dna", "dangerous sequence*", "pathogen sequence*", "biohazard*", "controlled lab*", "bsl", "biosafety", "e coli", "salmonella", "clostridium", "bacillus", "influenza", "pandemic strain*", "lethal dose", "ld50", "poison*", "nerve toxin*", "chemical agent*", "biological agent*", "infectious agent*",
-        "schedule 1", "cwc schedule", "vesicant*", "blister agent*", "choking agent*", "blood agent*", "organophosph*", "g series", "v series", "cholera", "tularemia", "brucell*", "glanders", "q fever", "vaccine escape", "immune escape", "enhanc* transmissib*", "lethality", "casualties", "maximi* casualties|deaths|harm", "release point*", "dispers*", "crop duster", "sprayer", "ventilation", "water supply", "reservoir", "implosion", "critical mass", "centrifuge*", "yellowcake", "gun type", "neutron initiator", "radiation dispersal", "rdd", "bsl 3", "bsl 4", "select agent*", "mass casualt*",
+        "antibiotic resistan*", "resistant strain*", "drug resistant", "multidrug resistant", "pathogen sequence*", "biohazard*", "bsl", "biosafety", "salmonella", "clostridium", "bacillus", "influenza", "pandemic strain*", "lethal dose", "ld50", "poison*", "nerve toxin*", "chemical agent*", "biological agent*", "infectious agent*",
+        "vesicant*", "blister agent*", "choking agent*", "blood agent*", "organophosph*", "g series", "v series", "cholera", "tularemia", "brucell*", "glanders", "q fever", "enhanc* transmissib*", "lethality", "casualties", "maximi* casualties|deaths|harm", "release point*", "dispers*", "crop duster", "sprayer", "ventilation", "water supply", "reservoir", "implosion", "critical mass", "centrifuge*", "yellowcake", "gun type", "neutron initiator", "radiation dispersal", "rdd", "bsl 3", "bsl 4", "select agent*", "mass casualt*",
         "毒剂", "投毒", "水源", "大规模杀伤", "突变", "传染性", "离心机", "临界质量",
         "отравить", "водопровод", "водоснабжени*", "массов* жертв", "мутаци*", "центрифуг*",
         "envenenar", "suministro de agua", "empoisonner", "approvisionnement en eau", "vergiften", "trinkwasser",
@@ -64,8 +64,8 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "浓缩铀", "武器级", "钚", "脏弹", "放射性", "孢子", "传播力", "毒剂", "前体", "病毒",
     ),
     "autonomy": (
-        "you decide", "you choose", "you pick", "your call", "decide for me", "pick the targets|target", "choose the targets|target", "rank the targets|them", "which to strike|hit|engage|kill|bomb", "strike authori*", "engagement authori*", "authori* the strike|engagement", "fire or no fire", "fire no fire", "fire hold", "shoot or", "kill or", "send* it straight|directly to the launcher|weapon|turret", "launcher reads", "no one checks", "nobody checks", "without review", "without a human", "human approval", "human confirmation", "man in the loop", "human veto", "auto approve*", "autoapprove*", "self directed", "self targeting", "fire and forget", "lethal autonomy", "kill decision*",
-        "你来决定", "由你决定", "你决定", "打不打", "开不开火", "自动批准", "直接发送给发射",
+        "you decide", "you choose", "you pick", "your call", "decide for me", "pick the targets|target", "choose the targets|target", "rank the targets|them", "which to strike|hit|engage|kill|bomb", "shoot or", "kill or", "without review", "without a human", "human approval", "human confirmation", "man in the loop", "human veto", "auto approve*", "autoapprove*", "self directed", "self targeting", "fire and forget", "lethal autonomy", "kill decision*",
+        "你来决定", "由你决定", "你决定", "自动批准",
         "ты решаешь", "реши сам", "сам выбери", "стрелять или нет",
         "tu decides", "decide tu", "tu choisis", "decide toi", "du entscheidest", "entscheide du",
         "autonomous*", "autonomy", "on its own", "by itself", "without a|any human|operator|person",
@@ -99,9 +99,9 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "武器", "无人机", "导弹", "弹药", "炸药", "炸弹", "枪", "炮塔", "巡飞弹", "蜂群",
     ),
     "population": (
-        "members of", "congregation", "union members", "the union", "trade union", "a whole|entire group", "every member", "all members", "the minority", "minority population", "ethnic group", "everyone who", "all who", "anyone who attended|visited|posted", "attendees", "rally", "the crowd", "every face", "every street", "every car", "every phone", "every citizen", "whole population", "smart city", "entire district", "border region",
-        "工会", "教会", "信众", "所有参加", "每一个人",
-        "профсоюз*", "прихожан*", "всех участников", "sindicato", "congregacion", "syndicat", "fideles", "gewerkschaft*", "gemeinde",
+        "members of", "a whole|entire group", "every member", "all members", "the minority", "minority population", "ethnic group", "everyone who", "all who", "anyone who attended|visited|posted", "attendees", "rally", "the crowd", "every phone", "every citizen", "whole population", "entire district", "border region",
+        "所有参加", "每一个人",
+        "всех участников", "gemeinde",
         "everyone", "everybody", "every citizen*|resident*|person|phone*|user*|visitor*|protester*",
         "all citizens|residents|people|phones|users|protesters|protestors|journalists|members|muslims|activists|voters|immigrants|migrants|students|employees|attendees|visitors|devices",
         "all the citizens|residents|people|phones|users|protesters|journalists|members",
@@ -173,7 +173,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "偷偷", "秘密", "不被发现", "不知情", "神不知鬼不觉", "悄悄", "暗中", "不留痕迹",
     ),
     "cyber": (
-        "vulnerab*", "cve", "syn flood*", "flood attack*", "amplification attack*", "dns amplification", "rainbow table*", "hash crack*", "hijack*", "waf", "input validation", "geofenc*", "cryptojack*", "buffer overflow*", "heap spray*", "rop chain*", "use after free", "root access", "remote access", "credential harvest*", "password dump*", "slowloris", "booter*", "stresser*", "botnet*", "zombie computer*", "usb payload", "rubber ducky", "bad usb", "badusb", "corrupt* the hard drive|disk", "disable security", "kill switch", "logic bomb*", "time bomb*",
+        "vulnerab*", "cve", "syn flood*", "flood attack*", "amplification attack*", "dns amplification", "hash crack*", "hijack*", "buffer overflow*", "heap spray*", "rop chain*", "use after free", "root access", "remote access", "credential harvest*", "password dump*", "slowloris", "booter*", "stresser*", "botnet*", "zombie computer*", "disable security", "kill switch", "logic bomb*", "time bomb*",
         "c2 server*", "implant*", "cobalt strike", "mimikatz", "lateral movement", "exfiltrat*", "scada", "ics", "plc*", "initial access", "compromis*", "pwn*", "take over", "takeover", "steal* credentials|passwords|cookies|tokens", "session hijack*", "password spray*", "dump* credentials|hashes|lsass", "pass the hash", "kerberoast*", "ransom", "encrypt* their|all files", "wiper", "defac*", "ddos", "dos attack", "sim swap*", "jailbreak* the phone", "crack*", "keygen", "carding", "skimmer*", "unpatched", "vulnerable server*", "payload delivery", "obfuscat* the payload", "undetectable", "fud", "av evasion", "edr evasion", "amsi bypass", "uac bypass", "webshell*", "web shell*",
         "横向移动", "提权", "窃取凭据", "数据外泄", "控制服务器", "植入", "工控", "撞库", "拖库", "脱库", "挂马", "外挂",
         "эксфильтрац*", "закреп*", "повышени* привилегий", "кража паролей", "угон*", "слить базу", "дамп*",
@@ -196,7 +196,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "免杀", "渗透", "漏洞",
     ),
     "wmake": (
-        "rate of fire", "gas system", "bolt carrier", "trigger group", "explosive fill", "casing thickness", "fragmentation pattern", "fuze*", "drop mechanism", "bomb release", "munitions design", "lethality", "muzzle velocity", "penetrator*", "tandem charge", "hollow point*", "drone mounted", "weaponi* a|the drone", "arm* a|the drone", "mount* a gun|rifle|weapon", "build a gun|rifle|bomb|weapon", "untraceable gun|firearm", "serial number*",
+        "bolt carrier", "trigger group", "fragmentation pattern", "fuze*", "drop mechanism", "bomb release", "munitions design", "lethality", "muzzle velocity", "penetrator*", "tandem charge", "hollow point*", "drone mounted", "weaponi* a|the drone", "arm* a|the drone", "mount* a gun|rifle|weapon", "build a gun|rifle|bomb|weapon", "untraceable gun|firearm", "serial number*",
         "射速", "引信", "装药", "弹头", "枪管", "挂载", "投弹",
         "скорострельност*", "взрыватель*", "боевая часть", "заряд*", "ствол*",
         "cadencia", "espoleta", "cadence de tir", "fusee", "feuerrate", "zunder",
@@ -396,9 +396,13 @@ class Lexicon:
                     else:
                         self._exact.setdefault(first, []).append(phrase)
         self._lengths = sorted(self._prefix)
-        self._cache: dict[str, tuple[_Phrase, ...]] = {}
+        # per word: (names of one-word entries it completes, longer phrases it may start,
+        # exact-second-word index of those phrases); bounded memo, owned by this object
+        self._cache: dict[str, tuple[frozenset[str], tuple[_Phrase, ...], dict[str, list[_Phrase]]]] = {}
 
-    def _candidates(self, word: str) -> tuple[_Phrase, ...]:
+    def _lookup(
+        self, word: str
+    ) -> tuple[frozenset[str], tuple[_Phrase, ...], dict[str, list[_Phrase]]]:
         hit = self._cache.get(word)
         if hit is not None:
             return hit
@@ -407,35 +411,48 @@ class Lexicon:
             if n > len(word):
                 break
             found.extend(self._prefix[n].get(word[:n], ()))
-        result = tuple(found)
-        if len(self._cache) < 200_000:  # bounded: a per-engine memo, not a global
+        singles = frozenset(p.name for p in found if len(p.words) == 1)
+        loose = tuple(p for p in found if len(p.words) > 1 and p.words[1].endswith("*"))
+        by_second: dict[str, list[_Phrase]] = {}
+        for p in found:
+            if len(p.words) > 1 and not p.words[1].endswith("*"):
+                by_second.setdefault(p.words[1], []).append(p)
+        result = (singles, loose, by_second)
+        if len(self._cache) < 200_000:
             self._cache[word] = result
         return result
+
+    @staticmethod
+    def _rest_matches(phrase: _Phrase, words: list[str], i: int) -> bool:
+        rest = phrase.words
+        if i + len(rest) > len(words):
+            return False
+        for k in range(1, len(rest)):
+            pat, w = rest[k], words[i + k]
+            if pat[-1] == "*":
+                if not w.startswith(pat[:-1]):
+                    return False
+            elif w != pat:
+                return False
+        return True
 
     def names(self, sentence: str) -> set[str]:
         """Lexicon names present in one sentence (normalised text)."""
         found: set[str] = set()
         words = _WORD.findall(_fold(sentence))
-        last = len(words)
+        last = len(words) - 1
+        cache = self._cache
         for i, word in enumerate(words):
-            for phrase in self._candidates(word):
-                if phrase.name in found:
-                    continue
-                rest = phrase.words
-                n = len(rest)
-                if n == 1:
-                    found.add(phrase.name)
-                    continue
-                if i + n > last:
-                    continue
-                for k in range(1, n):
-                    pat, w = rest[k], words[i + k]
-                    if pat[-1] == "*":
-                        if not w.startswith(pat[:-1]):
-                            break
-                    elif w != pat:
-                        break
-                else:
+            entry = cache.get(word) or self._lookup(word)
+            singles, loose, by_second = entry
+            if singles:
+                found |= singles
+            if by_second and i < last:
+                for phrase in by_second.get(words[i + 1], ()):
+                    if phrase.name not in found and self._rest_matches(phrase, words, i):
+                        found.add(phrase.name)
+            for phrase in loose:
+                if phrase.name not in found and self._rest_matches(phrase, words, i):
                     found.add(phrase.name)
         if _CJK.search(sentence):
             for entry, name in self._cjk:
