@@ -123,6 +123,14 @@ def make_wsgi_app(
             raw = _read_body(environ, limit)
             headers = _headers(environ)
             parsed = _check_parses(raw, headers.get("content-type", ""))
+            stamp = headers.get("x-slack-request-timestamp")
+            if stamp is not None and not stamp.isdigit():  # Bolt would int() it: a 500
+                return _respond(
+                    start_response,
+                    "401 Unauthorized",
+                    '{"error": "invalid request"}',
+                    "application/json",
+                )
             if parsed.get("type") == "event_callback":
                 if not events.verified(raw, headers):
                     return _respond(
@@ -188,10 +196,12 @@ def _read_body(environ: dict[str, Any], limit: int) -> str:
 
 
 def _check_parses(raw: str, content_type: str) -> dict[str, Any]:
-    """Reject, with a 400, any body Bolt's parser would choke on (it would raise: a 500)."""
+    """Reject, with a 400, any body Bolt's parser or middleware would choke on (they
+    would raise: a 500). Parses exactly the way Bolt does, then checks the shape."""
     if not raw.strip():
         raise BadRequest("400 Bad Request", "Empty body")
     ctype = content_type.split(";")[0].strip().lower()
+    interactive = False
     try:
         if ctype == "application/json" or raw.startswith("{"):
             parsed: Any = json.loads(raw)
@@ -199,29 +209,63 @@ def _check_parses(raw: str, content_type: str) -> dict[str, Any]:
             params = dict(parse_qsl(raw, keep_blank_values=True))
             if not params:
                 raise BadRequest("400 Bad Request", "Body is neither JSON nor a form")
-            parsed = (
-                json.loads(params["payload"])
-                if "payload" in raw and "payload" in params
-                else params
-            )
+            interactive = "payload" in raw and "payload" in params
+            parsed = json.loads(params["payload"]) if interactive else params
     except BadRequest:
         raise
+    except RecursionError:
+        raise BadRequest("400 Bad Request", "Malformed body: nested too deeply") from None
     except (ValueError, KeyError):
         raise BadRequest(
             "400 Bad Request", "Malformed body: expected JSON or a Slack form"
         ) from None
     if not isinstance(parsed, dict):
         raise BadRequest("400 Bad Request", "Malformed body: expected a JSON object")
-    # Bolt's middleware reads these with .get(): a wrong type would be a 500 there.
-    for key in ("event", "user", "team", "channel", "enterprise", "container"):
-        value = parsed.get(key)
-        if value is not None and not isinstance(value, dict | str):
-            raise BadRequest("400 Bad Request", f"Malformed Slack payload: bad {key!r}")
-    if "event" in parsed and not isinstance(parsed["event"], dict):
-        raise BadRequest("400 Bad Request", "Malformed Slack payload: 'event' is not an object")
-    if not isinstance(parsed.get("type", ""), str):
-        raise BadRequest("400 Bad Request", "Malformed Slack payload: bad 'type'")
+    problem = _shape_problem(parsed, interactive)
+    if problem:
+        raise BadRequest("400 Bad Request", f"Malformed Slack payload: {problem}")
     return parsed
+
+
+def _shape_problem(body: dict[str, Any], interactive: bool) -> str:
+    """What Bolt's middleware reads with `.get()` / `[...]` must have the type it expects."""
+    if not isinstance(body.get("type", ""), str):
+        return "'type' is not a string"
+    for key in ("team", "channel", "enterprise", "container", "view", "message"):
+        value = body.get(key)
+        if value is not None and not isinstance(value, dict | str):
+            return f"bad {key!r}"
+    for key in ("team_id", "api_app_id", "event_id", "user_id", "channel_id", "command"):
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"{key!r} is not a string"
+    if "authorizations" in body and not isinstance(body["authorizations"], list | type(None)):
+        return "'authorizations' is not a list"
+    if isinstance(body.get("authorizations"), list) and not all(
+        isinstance(a, dict) for a in body["authorizations"]
+    ):
+        return "'authorizations' holds a non-object"
+    if body.get("type") == "event_callback" or "event" in body:
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return "'event' is not an object with a string 'type'"
+        for key in ("user", "channel", "ts", "thread_ts", "text", "bot_id", "subtype"):
+            if event.get(key) is not None and not isinstance(event[key], str | dict):
+                return f"event {key!r} has the wrong type"
+    user = body.get("user")
+    if interactive:
+        if not body.get("type"):
+            return "interactive payload without a 'type'"
+        if user is not None and not (isinstance(user, dict) and isinstance(user.get("id"), str)):
+            return "'user' is not an object with an 'id'"
+        actions = body.get("actions")
+        if actions is not None and not (
+            isinstance(actions, list) and all(isinstance(a, dict) for a in actions)
+        ):
+            return "'actions' is not a list of objects"
+    elif user is not None and not isinstance(user, dict | str):
+        return "bad 'user'"
+    return ""
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -270,31 +314,6 @@ def require_slack_settings(settings: Settings) -> None:
         )
 
 
-class SecretsFilter(logging.Filter):
-    """Last line of defence: no token or key ever reaches a log line."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self._secrets = tuple(s for s in secrets if s)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(s in message for s in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
-        return True
-
-
-def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(SecretsFilter(settings.secrets()))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
-
-
 def verify_token(app: App) -> dict[str, Any]:
     """auth.test at start: a wrong token is a one-line configuration error, not a traceback."""
     from slack_sdk.errors import SlackApiError
@@ -313,16 +332,22 @@ def verify_token(app: App) -> dict[str, Any]:
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     require_slack_settings(settings)
-    configure_logging(settings)
+    from bot.app import build_app, build_client
+    from bot.health import HealthCheck
+    from bot.logs import configure_logging
+    from bot.metrics import Metrics, SlackErrorCounter
+    from bot.services import build_services
+
+    configure_logging(settings)  # secrets and token shapes scrubbed from every logger
     # Hand the GIL over more often (default 5 ms): the request threads that ack Slack
     # wait less behind CPU-bound policy checks running in the workers.
     sys.setswitchinterval(0.001)
-    from bot.app import build_app
-    from bot.services import build_services
-
     services = build_services(settings)
     try:
-        app = build_app(settings, services)
+        metrics = getattr(services, "metrics", None) or Metrics()
+        client = build_client(settings)
+        client.retry_handlers.insert(0, SlackErrorCounter(metrics))  # counts, never retries
+        app = build_app(settings, services, client=client)
         identity = verify_token(app)
         log.info("connected to Slack team %s as %s", identity.get("team"), identity.get("user"))
         if settings.socket_mode:
@@ -331,7 +356,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             log.info("Socket Mode: connecting (no public URL needed)")
             SocketModeHandler(app, settings.slack_app_token).start()
             return 0
-        serve_http(app, settings)
+        health = HealthCheck.from_services(services)
+        serve_http(app, settings, health=health.report, metrics=metrics)
         return 0
     finally:
         close = getattr(services, "close", None)
@@ -340,13 +366,26 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def create_http_server(
-    app: App, settings: Settings, host: str | None = None, port: int | None = None
+    app: App,
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    health: Callable[[], dict[str, Any]] | None = None,
+    metrics: Any = None,
 ) -> Any:
-    """The waitress server `redline serve` runs (tests and the benchmark use it too)."""
+    """The waitress server `redline serve` runs (tests and the benchmark use it too).
+    With `metrics` (a `bot.metrics.Metrics`), `/metrics` is served and every answer is
+    counted and timed."""
     from waitress.server import create_server
 
+    wsgi = make_wsgi_app(app, settings, health=health)
+    if metrics is not None:
+        from bot.metrics import instrument_wsgi
+
+        wsgi = instrument_wsgi(wsgi, metrics)
     return create_server(
-        make_wsgi_app(app, settings),
+        wsgi,
         host=settings.host if host is None else host,
         port=settings.port if port is None else port,
         threads=settings.http_threads,
@@ -356,8 +395,14 @@ def create_http_server(
     )
 
 
-def serve_http(app: App, settings: Settings) -> None:
-    server = create_http_server(app, settings)
+def serve_http(
+    app: App,
+    settings: Settings,
+    *,
+    health: Callable[[], dict[str, Any]] | None = None,
+    metrics: Any = None,
+) -> None:
+    server = create_http_server(app, settings, health=health, metrics=metrics)
     log.info("HTTP mode: listening on %s:%s%s", settings.host, settings.port, EVENTS_PATH)
     try:
         server.run()

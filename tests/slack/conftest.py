@@ -4,6 +4,7 @@ signed requests."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -97,6 +98,12 @@ class Redline:
             time.sleep(quiet_s)
 
 
+def _serve(server: Any) -> None:
+    # The fixture closes the socket under the select loop: that ends the loop.
+    with contextlib.suppress(OSError, ValueError):
+        server.run()
+
+
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
     with FakeSlack() as slack:
@@ -128,7 +135,7 @@ def start_redline(
     services = make_services(settings)
     app = build_app(settings, services)
     server = create_http_server(app, settings, host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=_serve, args=(server,), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.effective_port}"
     http = httpx.Client(timeout=10)
@@ -146,7 +153,7 @@ def redline(
         running.settle(quiet_s=0.2, timeout=3)
         running.http.close()
         server.close()
-        thread.join(timeout=0.1)
+        thread.join(timeout=2)
         close = getattr(running.services, "close", None)
         if callable(close):
             close()

@@ -137,3 +137,35 @@ def test_event_backlog_full_answers_503_so_slack_retries() -> None:
 
     dispatcher = EventDispatcher(app=None, signing_secret="s" * 20, max_pending=0)  # type: ignore[arg-type]
     assert dispatcher.submit("{}", "", {}) is False
+
+
+def test_slash_command_with_garbage_timestamp_is_401(redline: Redline) -> None:
+    from tests.fakes.slack_api import slash_body
+
+    form = slash_body("/redline", "help", response_url=redline.slack.response_url())
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": "1e9",
+        "X-Slack-Signature": "v0=00",
+    }
+    resp = redline.http.post(f"{redline.url}/slack/events", content=form, headers=headers)
+    assert resp.status_code == 401
+
+
+def test_deeply_nested_json_is_400(redline: Redline) -> None:
+    body = '{"a": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    resp = redline.post(body, content_type="application/json")
+    assert resp.status_code == 400
+
+
+def test_interactive_payload_with_wrong_shape_is_400(redline: Redline) -> None:
+    from urllib.parse import quote
+
+    for payload in (
+        {"type": "block_actions", "user": "U1", "actions": []},
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": "all"},
+        {"type": "view_submission", "view": 5},
+    ):
+        form = "payload=" + quote(json.dumps(payload))
+        resp = redline.post(form, content_type="application/x-www-form-urlencoded")
+        assert resp.status_code == 400, payload
