@@ -319,7 +319,7 @@ def main() -> int:
             print(f"  HTTP statuses          {sorted(set(statuses))}")
             print(
                 f"  answered exactly once  {exactly_once}/{len(sent)} events "
-                f"(model calls {len(model.requests)}, answers {sum(answers_per_thread.values())})"
+                f"(model calls {model.model_calls}, answers {sum(answers_per_thread.values())})"
             )
             print(f"  first visible text after the model's first chunk  {fmt(first_after_model)}")
             print(f"  event sent -> full answer shown                   {fmt(event_to_full)}")

@@ -351,10 +351,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         identity = verify_token(app)
         log.info("connected to Slack team %s as %s", identity.get("team"), identity.get("user"))
         if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
             log.info("Socket Mode: connecting (no public URL needed)")
-            SocketModeHandler(app, settings.slack_app_token).start()
+            socket_mode_handler(app, settings).start()  # blocks until interrupted
             return 0
         health = HealthCheck.from_services(services)
         serve_http(app, settings, health=health.report, metrics=metrics)
@@ -363,6 +361,16 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         close = getattr(services, "close", None)
         if callable(close):
             close()
+
+
+def socket_mode_handler(app: App, settings: Settings) -> Any:
+    """Bolt's Socket Mode adapter on slack_sdk's built-in WebSocket client. The app's own
+    client (SLACK_API_URL, retries) opens the connection with the app-level token."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    return SocketModeHandler(
+        app, settings.slack_app_token, web_client=app.client, concurrency=settings.http_threads
+    )
 
 
 def create_http_server(

@@ -37,13 +37,17 @@ field (e.g. ``thread_ts`` outside threads).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import socket
+import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +59,7 @@ from bot.settings import Settings
 
 PAYLOADS_DIR = Path(__file__).resolve().parent.parent / "slack" / "payloads"
 TOKEN = "xoxb-fake-0000-test-token"
+APP_TOKEN = "xapp-1-fake-0000-app-token"
 SIGNING_SECRET = "fake-signing-secret-0123456789abcdef"
 TEAM_ID = "T0FAKE001"
 BOT_USER_ID = "U0BOT0001"
@@ -223,7 +228,10 @@ class FakeSlack:
         self.bot_user_id = BOT_USER_ID
         self.bot_id = BOT_ID
         self.team_id = TEAM_ID
+        self.app_token = APP_TOKEN
         self.usergroup_users: dict[str, list[str]] = {}
+        # Set by `enable_socket_mode()`: the WebSocket side of Socket Mode.
+        self.socket_mode: FakeSocketMode | None = None
         self._calls: list[Call] = []
         self._failures: dict[str, list[_Failure]] = {}
         self._messages: list[_Message] = []
@@ -264,7 +272,14 @@ class FakeSlack:
         self._thread.start()
         return self
 
+    def enable_socket_mode(self) -> FakeSocketMode:
+        """Serve Socket Mode: apps.connections.open hands out this WebSocket's URL."""
+        self.socket_mode = FakeSocketMode().start()
+        return self.socket_mode
+
     def stop(self) -> None:
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -405,7 +420,8 @@ class FakeSlack:
             return status, {"ok": False, "error": failure.error or "internal_error"}
         auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
         token = params.get("token") or auth.removeprefix("Bearer ").strip()
-        if token != self.token:
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if token != expected:
             self._record(Call(method, params, time.perf_counter(), path))
             return 200, {"ok": False, "error": "invalid_auth"}
         with self._cond:
@@ -440,6 +456,10 @@ class FakeSlack:
                 "bot_id": self.bot_id,
                 "is_enterprise_install": False,
             }
+        if method == "apps.connections.open":
+            if self.socket_mode is None:
+                return {"ok": False, "error": "socket_mode_not_enabled"}
+            return ok | {"url": self.socket_mode.url}
         if method == "chat.postMessage":
             if not p.get("channel"):
                 return {"ok": False, "error": "channel_not_found"}
@@ -541,3 +561,173 @@ def all_text(params: Mapping[str, Any]) -> str:
 
     parts.extend(walk(params.get("blocks") or []))
     return "\n".join(parts)
+
+
+# --- Socket Mode: a minimal WebSocket server (RFC 6455 text frames, ping/pong, close) -----
+
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class FakeSocketMode:
+    """Slack's side of Socket Mode: says hello, pushes envelopes, records the app's acks.
+
+    ``send(type, payload)`` pushes an envelope (``events_api``, ``slash_commands``,
+    ``interactive``) and returns its ``envelope_id``; ``wait_ack(envelope_id)`` returns the
+    app's acknowledgement (``{"envelope_id": ..., "payload": ...}``) once it arrives.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(4)
+        self._conn: socket.socket | None = None
+        self._send_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.received: list[dict[str, Any]] = []
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self._listener.getsockname()[1]}/link/?ticket=fake"
+
+    def start(self) -> FakeSocketMode:
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped = True
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.close()
+
+    def connected(self, timeout: float = 10.0) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._conn is not None, timeout)
+
+    def send(self, envelope_type: str, payload: dict[str, Any], retry_attempt: int = 0) -> str:
+        envelope_id = str(uuid.uuid4())
+        self._send_text(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": envelope_type,
+                    "payload": payload,
+                    "accepts_response_payload": envelope_type != "events_api",
+                    "retry_attempt": retry_attempt,
+                    "retry_reason": "timeout" if retry_attempt else "",
+                }
+            )
+        )
+        return envelope_id
+
+    def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any] | None:
+        with self._cond:
+            self._cond.wait_for(lambda: envelope_id in self.acks, timeout)
+            return self.acks.get(envelope_id)
+
+    # --- wire -----------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        while not self._stopped:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                self._handshake(conn)
+            except (OSError, ValueError):
+                conn.close()
+                continue
+            with self._cond:
+                self._conn = conn
+                self._cond.notify_all()
+            self._send_text(
+                json.dumps(
+                    {
+                        "type": "hello",
+                        "num_connections": 1,
+                        "debug_info": {"host": "fake", "approximate_connection_time": 3600},
+                        "connection_info": {"app_id": APP_ID},
+                    }
+                )
+            )
+            threading.Thread(target=self._read_loop, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _handshake(conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                raise ValueError("closed during handshake")
+            data += chunk
+        key = ""
+        for line in data.decode("latin-1").split("\r\n"):
+            if line.lower().startswith("sec-websocket-key:"):
+                key = line.split(":", 1)[1].strip()
+        accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
+        conn.sendall(
+            (
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+            ).encode()
+        )
+
+    def _send_frame(self, opcode: int, data: bytes) -> None:
+        head = bytes([0x80 | opcode])
+        n = len(data)
+        if n < 126:
+            head += bytes([n])
+        elif n < 65536:
+            head += bytes([126]) + struct.pack("!H", n)
+        else:
+            head += bytes([127]) + struct.pack("!Q", n)
+        with self._send_lock:
+            if self._conn is not None:
+                self._conn.sendall(head + data)
+
+    def _send_text(self, text: str) -> None:
+        self._send_frame(0x1, text.encode("utf-8"))
+
+    def _read_loop(self, conn: socket.socket) -> None:
+        buf = b""
+
+        def need(n: int) -> bytes:
+            nonlocal buf
+            while len(buf) < n:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise OSError("closed")
+                buf += chunk
+            out, buf = buf[:n], buf[n:]
+            return out
+
+        try:
+            while not self._stopped:
+                b1, b2 = need(2)
+                opcode = b1 & 0x0F
+                length = b2 & 0x7F
+                if length == 126:
+                    length = struct.unpack("!H", need(2))[0]
+                elif length == 127:
+                    length = struct.unpack("!Q", need(8))[0]
+                mask = need(4) if b2 & 0x80 else b"\0\0\0\0"
+                data = bytes(c ^ mask[i % 4] for i, c in enumerate(need(length)))
+                if opcode == 0x9:  # ping
+                    self._send_frame(0xA, data)
+                elif opcode == 0x8:  # close
+                    self._send_frame(0x8, data[:2])
+                    return
+                elif opcode == 0x1:
+                    message = json.loads(data.decode("utf-8"))
+                    with self._cond:
+                        self.received.append(message)
+                        if "envelope_id" in message:
+                            self.acks[message["envelope_id"]] = message
+                        self._cond.notify_all()
+        except (OSError, ValueError):
+            return
