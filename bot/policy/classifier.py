@@ -77,17 +77,20 @@ class Classifier:
         thresholds: np.ndarray,
         low: np.ndarray,
         high: np.ndarray,
-        group_weights: tuple[float, float, float],
+        group_weights: np.ndarray,
         bits: int,
         examples: dict[str, list[str]],
     ) -> None:
-        self.weights = weights  # (2**bits, K) float32
-        self.bias = bias
+        # an ensemble of M linear models over the same hashed features, stacked so one
+        # gather serves all: weights (2**bits, M*K) fp16, bias (M, K), group_weights (M, 3)
+        self.weights = weights
+        self.bias = bias.reshape(-1, len(labels))
+        self.n_models = self.bias.shape[0]
         self.labels = labels
         self.thresholds = thresholds
         self.low = low
         self.high = high
-        self.group_weights = group_weights
+        self.group_weights = np.asarray(group_weights, dtype=np.float32).reshape(self.n_models, 3)
         self.hasher = Hasher(bits=bits)
         self.examples = examples
         self.hard_mask = np.array([label in HARD_LIMIT_IDS for label in labels])
@@ -99,9 +102,9 @@ class Classifier:
     def load(cls, path: Path | str) -> Classifier:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            if len(meta.get("group_weights", ())) != 3:
+            if meta.get("layout") != "ensemble-v1":
                 raise ValueError(f"{path}: model was trained for another feature layout")
-            weights = data["weights"].astype(np.float32)
+            weights = data["weights"]  # kept fp16: half the memory, summed in fp32
             bias = data["bias"].astype(np.float32)
             thresholds = data["thresholds"].astype(np.float32)
             low = data["low"].astype(np.float32)
@@ -113,27 +116,31 @@ class Classifier:
             thresholds=thresholds,
             low=low,
             high=high,
-            group_weights=tuple(meta["group_weights"]),  # type: ignore[arg-type]
+            group_weights=np.array(meta["group_weights"], dtype=np.float32),
             bits=int(meta["bits"]),
             examples=meta.get("examples", {}),
         )
 
     def logits(self, normalised: str, names: list[set[str]] | None = None) -> np.ndarray:
+        """Logits of each model of the ensemble, shape (M, K)."""
         hashed = self.hasher.hash_text(normalised, names)
         scales = hashed.scales()
+        k = len(self.labels)
         z = self.bias.copy()
-        for idx, scale, weight in zip(
-            (hashed.char, hashed.word, hashed.concept), scales, self.group_weights, strict=True
+        for g, (idx, scale) in enumerate(
+            zip((hashed.char, hashed.word, hashed.concept), scales, strict=True)
         ):
             if len(idx):
-                z += (weight * scale) * self.weights[idx].sum(axis=0)
+                summed = self.weights[idx].sum(axis=0, dtype=np.float32).reshape(self.n_models, k)
+                z += (self.group_weights[:, g : g + 1] * scale) * summed
         return z
 
     def _probs(self, normalised: str, names: list[set[str]] | None = None) -> np.ndarray:
+        """The ensemble's probabilities: the mean of its models' softmaxes."""
         z = self.logits(normalised, names)
-        z = z - z.max()
+        z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
-        return e / e.sum()
+        return (e / e.sum(axis=1, keepdims=True)).mean(axis=0)
 
     def score(
         self,
