@@ -57,11 +57,8 @@ _HOMOGLYPHS = str.maketrans(
     }
 )
 _LOOKALIKE_CHARS = frozenset("авеёкмнорстухѕіїјԁԛԝһɡӏѵαβεηικνορτυχγωμѡıℓ")
-_LOOKALIKE_RE = re.compile("[" + "".join(sorted(_LOOKALIKE_CHARS)) + "]")
-_LATIN_RE = re.compile(r"[a-z]")
 _LOOKALIKE_CLASS = "[" + "".join(sorted(_LOOKALIKE_CHARS)) + "]"
 _MIXED_HINT = re.compile("[a-z]" + _LOOKALIKE_CLASS + "|" + _LOOKALIKE_CLASS + "[a-z]")
-_OTHER_ALPHA_RE = re.compile(r"[^\W\da-z_]")
 
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a",
@@ -94,33 +91,26 @@ def strip_slack_markup(text: str) -> str:
 
 
 def _fold_homoglyphs(text: str) -> str:
-    """Fold look-alike letters, but only where the text is mostly Latin.
+    """Fold look-alike letters inside tokens that mix them with Latin letters.
 
-    Real Russian or Greek stays as it is; a Latin sentence with a few Cyrillic letters
-    slipped into its words ("sаrіn") gets them back.
+    "sаrіn" (Cyrillic а and і) becomes "sarin"; real Russian or Greek words, even inside
+    an English sentence, are left as they are.
     """
-    if not _LOOKALIKE_RE.search(text):
+    out: list[str] = []
+    pos = 0
+    for m in _MIXED_HINT.finditer(text):
+        if m.start() < pos:
+            continue
+        start = text.rfind(" ", 0, m.start()) + 1
+        end = text.find(" ", m.end())
+        end = len(text) if end < 0 else end
+        out.append(text[pos:start])
+        out.append(text[start:end].translate(_HOMOGLYPHS))
+        pos = end
+    if not out:
         return text
-    latin = len(_LATIN_RE.findall(text))
-    other = len(_OTHER_ALPHA_RE.findall(text))
-    if latin < other:
-        # mostly non-Latin: fold only tokens that mix scripts ("sаrin" in Russian text)
-        out: list[str] = []
-        pos = 0
-        for m in _MIXED_HINT.finditer(text):
-            if m.start() < pos:
-                continue
-            start = text.rfind(" ", 0, m.start()) + 1
-            end = text.find(" ", m.end())
-            end = len(text) if end < 0 else end
-            out.append(text[pos:start])
-            out.append(text[start:end].translate(_HOMOGLYPHS))
-            pos = end
-        if not out:
-            return text
-        out.append(text[pos:])
-        return "".join(out)
-    return text.translate(_HOMOGLYPHS)
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _fold_leet_token(tok: str) -> str:
