@@ -51,6 +51,6 @@ def make_node(
         return node
 
     yield make
-    settle(fake_slack, quiet_s=0.2, timeout=5)
+    settle(fake_slack, quiet_s=0.1, timeout=5)
     for node in nodes:
         node.close()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from tests.fakes.model_server import FakeModelServer, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, all_text, event_body
 from tests.faults.conftest import NodeFactory
-from tests.faults.harness import Node, final_bot_text
+from tests.faults.harness import Node, final_bot_text, node_settings, settle, start_node
 
 TIMEOUT_S = 1.5
 DONE = (":warning:", "You said", ":no_entry:")
@@ -28,7 +29,8 @@ def _ask(node: Node, slack: FakeSlack, text: str) -> tuple[str, float]:
     sent = time.perf_counter()
     assert node.send_event(body).status_code == 200
     event = body["event"]
-    reply = final_bot_text(slack, event["channel"], event["ts"], DONE, timeout=TIMEOUT_S + 20)
+    # wait a little past the requirement (timeout + 2 s), so a miss fails with a figure
+    reply = final_bot_text(slack, event["channel"], event["ts"], DONE, timeout=TIMEOUT_S + 6)
     final_at = max(
         (c.at for c in slack.calls
          if c.method in ("chat.postMessage", "chat.update") and any(
@@ -43,7 +45,7 @@ FAULTS = {
     "stalls_mid_stream": Reply(chunks=["The answer ", "is ", "coming "], stall_after=2),
     "drops_connection": Reply(chunks=["The answer ", "is "], close_after=1),
     "server_error": Reply(status=500),
-    "overloaded": Reply(status=503, headers={"Retry-After": "5"}),
+    "overloaded": Reply(status=503, headers={"Retry-After": "4"}),
     "rate_limited_long": Reply(status=429, headers={"Retry-After": "120"}),
     "garbage_body": Reply(body=b"\x00\xff garbage, not JSON \xfe"),
     "html_error_page": Reply(status=200, body="<html><body>Bad gateway</body></html>",
@@ -62,15 +64,33 @@ RETRY_AFTER_WITHIN_BUDGET = pytest.mark.xfail(
 )
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, FakeSlack,
+                                                                       FakeModelServer]]:
+    """One node for the scripted faults (they differ only in what the fake model does)."""
+    with FakeSlack() as slack, FakeModelServer() as model:
+        db = tmp_path_factory.mktemp("model-faults") / "redline.db"
+        node = start_node(node_settings(slack, model, f"sqlite:///{db}",
+                                        llm_timeout_s=TIMEOUT_S))
+        try:
+            yield node, slack, model
+        finally:
+            settle(slack, quiet_s=0.1, timeout=5)
+            node.close()
+
+
 @pytest.mark.parametrize(
     "fault",
     [pytest.param(f, marks=RETRY_AFTER_WITHIN_BUDGET) if f == "overloaded" else f
      for f in sorted(FAULTS)],
 )
 def test_model_fault_gives_a_clear_message_in_time_then_recovers(
-    make_node: NodeFactory, fake_slack: FakeSlack, fake_model: FakeModelServer, fault: str
+    shared: tuple[Node, FakeSlack, FakeModelServer], fault: str
 ) -> None:
-    node = make_node(llm_timeout_s=TIMEOUT_S)
+    node, fake_slack, fake_model = shared
+    settle(fake_slack, quiet_s=0.1, timeout=10)
+    fake_slack.clear()
+    fake_model.clear()
     fake_model.always(FAULTS[fault])
     reply, elapsed = _ask(node, fake_slack, "Summarise the plot of Hamlet")
     assert ":warning:" in reply, reply

@@ -67,14 +67,15 @@ def test_slack_down_past_the_retries_loses_nothing_else(
     """Slack failing longer than the retries: that answer is lost (logged), the process
     keeps going, and the next event is answered."""
     node = make_node()
-    fake_slack.fail("chat.postMessage", status=500, times=20)
-    body = event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> first")
+    # 6 = the placeholder and the failure notice, each tried 1 + 2 times
+    fake_slack.fail("chat.postMessage", status=500, times=6)
+    body = event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> What is a queue?")
     assert node.send_event(body).status_code == 200
     assert fake_slack.wait_for(
-        lambda s: len([c for c in s.calls_to("chat.postMessage") if c.status == 500]) >= 3, 20
+        lambda s: len([c for c in s.calls_to("chat.postMessage") if c.status == 500]) >= 6, 20
     )
-    settle(fake_slack, quiet_s=0.5, timeout=20)
+    settle(fake_slack, quiet_s=0.3, timeout=20)
     fake_slack.clear()
-    _, reply = _mention(node, fake_slack, "second")
-    assert "You said: second" in reply
+    _, reply = _mention(node, fake_slack, "What is a stack?")
+    assert "You said: What is a stack?" in reply
     assert node.get("/healthz").status_code == 200

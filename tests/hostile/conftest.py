@@ -43,7 +43,7 @@ class Hostile:
 
     def nothing_happened(self) -> None:
         """No Slack post, no model call, no audit record since the test started."""
-        settle(self.slack, quiet_s=0.25, timeout=3)
+        settle(self.slack, quiet_s=0.2, timeout=3)
         assert self.slack.calls_to("chat.postMessage") == []
         assert self.slack.calls_to("chat.update") == []
         assert self.model.model_calls == 0
@@ -90,4 +90,3 @@ def h(
     state = Hostile(shared_node, shared_slack, shared_model, 0)
     state.audit_before = state.audit_count()
     yield state
-    settle(shared_slack, quiet_s=0.1, timeout=5)

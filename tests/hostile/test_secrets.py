@@ -127,7 +127,7 @@ def test_secrets_stay_out_of_logs_audit_and_slack(leaky: Leaky) -> None:
     leaky.model.always(None)
     # Slack failing (the retried request and its error are logged at DEBUG).
     leaky.slack.fail("chat.postMessage", status=500)
-    leaky.slack.fail("chat.update", status=429, retry_after=0.2)
+    leaky.slack.fail("chat.update", status=429, retry_after=1)
     leaky.mention("And Macbeth?")
     # A forged request carrying the secrets, and a private /redline check quoting them.
     forged = event_body("event_app_mention.json", text=f"{BOT_TOKEN} {SIGNING_SECRET}")
