@@ -111,14 +111,13 @@ class SlackReplySink:
             if self._closed or not visible_text.strip() or visible_text == self._shown:
                 return
             now = self._clock()
-            message = blocks.streaming_message(visible_text)
             if not self._text_shown:
                 # First visible text: show it now, reliably (post or replace the placeholder).
-                self._show(message)
+                self._show(blocks.streaming_message(visible_text))
             elif now - self._last_frame < self._interval or now < self._backoff_until:
                 return  # throttled; a later frame or `finished` shows it
             else:
-                self._frame(message, now, visible_text)
+                self._frame(blocks.streaming_message(visible_text), now, visible_text)
                 return
             self._text_shown = True
             self._shown = visible_text

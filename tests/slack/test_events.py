@@ -156,7 +156,7 @@ def test_model_500_gives_a_message_in_the_thread(redline: Redline) -> None:
 
 def test_model_timeout_gives_a_message_in_the_thread(redline: Redline) -> None:
     redline.model.always(Reply(chunks=["Partial", " answer"], stall_after=1))
-    body, _ = redline.mention("tell me something")
+    body, _ = redline.mention("write a haiku about autumn leaves")
     ts = body["event"]["ts"]
     assert redline.slack.wait_for(
         lambda s: any(":warning:" in all_text(m) for m in bot_replies(redline, CHANNEL, ts)),
