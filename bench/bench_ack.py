@@ -84,7 +84,7 @@ def free_port() -> int:
 
 
 def start_server(
-    slack: FakeSlack, model: FakeModelServer, workdir: Path
+    slack: FakeSlack, model: FakeModelServer, workdir: Path, http_threads: int | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LLM_", "REDLINE_"))}
@@ -103,6 +103,8 @@ def start_server(
             "REDLINE_LOG_LEVEL": "warning",
         }
     )
+    if http_threads:
+        env["REDLINE_HTTP_THREADS"] = str(http_threads)
     with open(workdir / "serve.log", "wb") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "--env-file", "/nonexistent/.env", "serve"],
@@ -160,6 +162,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--retries", type=int, default=10, help="events re-sent as Slack retries")
+    parser.add_argument("--http-threads", type=int, help="REDLINE_HTTP_THREADS for the server")
     parser.add_argument(
         "--overlap",
         action="store_true",
@@ -178,7 +181,7 @@ def main() -> int:
     with FakeSlack() as slack, FakeModelServer() as model, tempfile.TemporaryDirectory() as tmp:
         model.responder = responder
         t0 = time.monotonic()
-        proc, url = start_server(slack, model, Path(tmp))
+        proc, url = start_server(slack, model, Path(tmp), args.http_threads)
         start_s = time.monotonic() - t0
         rss_start = rss_mb(proc.pid)
         client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=200))

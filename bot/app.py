@@ -51,7 +51,7 @@ def build_client(settings: Settings) -> WebClient:
 
 def listener_workers(settings: Settings) -> int:
     """Lazy listeners mostly wait on the model and Slack: size the pool for concurrency."""
-    return max(8, settings.http_threads * 2)
+    return max(32, settings.http_threads * 2)
 
 
 def build_app(

@@ -182,6 +182,12 @@ def slash_body(
 # --- the fake Web API --------------------------------------------------------------------
 
 
+class _Server(ThreadingHTTPServer):
+    # Python's default listen backlog is 5: a burst of 50 app threads calling at once
+    # would overflow it and wait out a 1 s SYN retransmit, which real Slack never causes.
+    request_queue_size = 256
+
+
 @dataclass(frozen=True)
 class Call:
     method: str
@@ -266,7 +272,7 @@ class FakeSlack:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
