@@ -352,9 +352,10 @@ LEXICON: dict[str, tuple[str, ...]] = {
 }
 
 INTENTS = ("ask", "discuss", "defend")
-# concepts that mean something alone; the others (everyday words in most of their uses:
-# "everyone", "track", "my wife", "strike") only count in combination
-STRONG = frozenset({"cbrn", "autonomy", "cyber", "roleplay"})
+# concepts that mean something alone (the red-line nouns, and the allowed contexts that
+# share them: games and fiction, medicine, pests, reporting); the others (everyday words
+# in most of their uses: "everyone", "track", "my wife", "strike") only count combined
+STRONG = frozenset({"cbrn", "autonomy", "cyber", "roleplay", "game", "medical", "pest", "report"})
 
 
 def _fold(text: str) -> str:

@@ -202,11 +202,19 @@ class PolicyEngine:
         spans = self.lexicon.split_spans(normalised)
         sentences = [(normalised[a:b], names) for a, b, names in spans]
         hit = self.rules.first_match(normalised, kind, sentences)
-        if hit is not None:
+        if hit is not None and (hit.category in self._hard or self.classifier is None):
             return Finding(hit.category, 1.0, "rules", (f"rule {hit.rule}: {hit.span!r}",))
         if self.classifier is None:
             return Finding(None, 0.0, "default")
         scores = self.classifier.score(normalised, kind, spans)
+        if hit is not None:
+            # a restricted rule fired; the classifier may still see the hard limit behind
+            # it (unmasking one critic vs every critic): red lines first
+            category, prob = scores.top_category()
+            if category in self._hard and prob >= scores.threshold(category):
+                evidence = self.classifier.evidence(normalised, category, scores)
+                return Finding(category, prob, "classifier", evidence)
+            return Finding(hit.category, 1.0, "rules", (f"rule {hit.rule}: {hit.span!r}",))
         return self._from_scores(text, normalised, scores, kind)
 
     def _from_scores(self, text: str, normalised: str, scores: Scores, kind: Kind) -> Finding:
