@@ -94,8 +94,8 @@ def build_manifest(url: str | None = None) -> dict[str, Any]:
                 command("/ask", "Ask the assistant; the answer lands in a thread", "[question]"),
                 command(
                     "/redline",
-                    "Policy tools: help, policy, profile, check <text>",
-                    "help | policy | profile | check [text]",
+                    "Policy tools: help, policy, profile, check; admins: audit, stats, review",
+                    "help | policy | profile | check [text] | audit | stats | review",
                 ),
             ],
             "assistant_view": {

@@ -241,10 +241,12 @@ def test_retry_delivered_to_another_replica_is_not_answered_again(
             import pytest
 
             pytest.skip("no store: durable claims need bot.store")
-        body, resp = first.mention("one answer please")
+        body, resp = first.mention("please recommend a good book about gardening")
         assert resp.status_code == 200
         ts = body["event"]["ts"]
-        wait_reply_containing(first, CHANNEL, ts, "You said: one answer please")
+        wait_reply_containing(
+            first, CHANNEL, ts, "You said: please recommend a good book about gardening"
+        )
         retry = second.send_event(body, headers={"X-Slack-Retry-Num": "1"})
         assert retry.status_code == 200
         second.settle(quiet_s=0.5)
