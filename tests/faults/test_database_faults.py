@@ -102,11 +102,12 @@ def test_database_down_mid_run_fails_closed_then_recovers(
     try:
         limits = {"rate_per_user": RateLimit(1000, 3600)} if with_rate_limits else {}
         node = make_node(pg_schema.url_via(proxy.address), **limits)
-        assert "You said: before" in _ask(node, fake_slack, "before")
+        assert "You said: How do I make pancakes?" in _ask(node, fake_slack,
+                                                           "How do I make pancakes?")
         assert fake_model.model_calls == 1
 
         proxy.cut()
-        reply = _ask(node, fake_slack, "during the outage")
+        reply = _ask(node, fake_slack, "How do I make waffles?")
         assert ":warning:" in reply, reply
         assert "You said" not in reply
         assert fake_model.model_calls == 1  # failed closed: the model was not called
@@ -116,7 +117,8 @@ def test_database_down_mid_run_fails_closed_then_recovers(
         assert health.status_code == 200 and health.json()["database"]["ok"] is False
 
         proxy.restore()
-        assert "You said: after" in _ask(node, fake_slack, "after")  # no restart
+        # no restart needed
+        assert "You said: How do I make crepes?" in _ask(node, fake_slack, "How do I make crepes?")
         assert fake_model.model_calls == 2
         assert node.get("/healthz").json()["database"]["ok"] is True
         store = node.services.store
@@ -141,9 +143,9 @@ def test_database_down_message_says_why(
     proxy = TcpProxy(("127.0.0.1", 5432)).start()
     try:
         node = make_node(pg_schema.url_via(proxy.address))
-        _ask(node, fake_slack, "warm up")
+        _ask(node, fake_slack, "How do I make pancakes?")
         proxy.cut()
-        reply = _ask(node, fake_slack, "during the outage")
+        reply = _ask(node, fake_slack, "How do I make waffles?")
         assert "not sent to the model" in reply, reply
     finally:
         proxy.close()
@@ -180,7 +182,10 @@ def test_killed_mid_answer_leaves_the_decision_audited_and_the_chain_whole(
             # The model starts answering, then hangs: the process is mid-answer.
             fake_model.always(Reply(chunks=["Hash chains ", "link ", "records "], stall_after=1))
             bodies = [
-                event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> question {i}")
+                event_body(
+                    "event_app_mention.json",
+                    text=f"<@{BOT_USER_ID}> How do hash chains work? ({i})",
+                )
                 for i in range(3)
             ]
             import httpx

@@ -26,7 +26,7 @@ def _answers(pair: Pair, event: dict[str, Any]) -> list[str]:
 def test_same_delivery_to_both_replicas_is_answered_once(make_pair: MakePair) -> None:
     pair = make_pair()
     bodies = [
-        event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> question {i}")
+        event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> Explain hash tables, part {i}")
         for i in range(20)
     ]
 
@@ -48,7 +48,7 @@ def test_same_delivery_to_both_replicas_is_answered_once(make_pair: MakePair) ->
     for i, body in enumerate(bodies):
         answers = _answers(pair, body["event"])
         assert len(answers) == 1, (i, answers)
-        assert f"You said: question {i}" in answers[0]
+        assert f"Explain hash tables, part {i}" in answers[0]
     assert pair.model.model_calls == len(bodies)
 
 
@@ -56,7 +56,7 @@ def test_retry_after_the_answer_on_the_other_replica_is_not_answered_again(
     make_pair: MakePair,
 ) -> None:
     pair = make_pair()
-    body = event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> only once")
+    body = event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> How do tides work?")
     assert pair.a.send_event(body).status_code == 200
     final_bot_text(pair.slack, body["event"]["channel"], body["event"]["ts"], ("You said",))
     for retry in (1, 2, 3):
@@ -106,7 +106,11 @@ def test_review_decided_on_two_replicas_at_once_is_decided_once(make_pair: MakeP
 def test_rate_limit_is_shared_across_replicas(make_pair: MakePair) -> None:
     pair = make_pair(rate_per_user=RateLimit(3, 3600))
     bodies = [
-        event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> ask {i}", user="U0BUSY001")
+        event_body(
+            "event_app_mention.json",
+            text=f"<@{BOT_USER_ID}> What is a good book about gardening? ({i})",
+            user="U0BUSY001",
+        )
         for i in range(8)
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -124,7 +128,11 @@ def test_rate_limit_is_shared_across_replicas(make_pair: MakePair) -> None:
     assert len(limited) == 5, replies
     assert pair.model.model_calls == 3
     # another user is not affected
-    other = event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> me too", user="U0CALM001")
+    other = event_body(
+        "event_app_mention.json",
+        text=f"<@{BOT_USER_ID}> What is a good book about cooking?",
+        user="U0CALM001",
+    )
     assert pair.b.send_event(other).status_code == 200
     assert "You said" in final_bot_text(
         pair.slack, other["event"]["channel"], other["event"]["ts"], ("You said", "limit")
@@ -135,7 +143,11 @@ def test_rate_limit_is_shared_across_replicas(make_pair: MakePair) -> None:
 def test_workspace_rate_limit_is_shared_across_replicas(make_pair: MakePair) -> None:
     pair = make_pair(rate_per_workspace=RateLimit(4, 60))
     bodies = [
-        event_body("event_app_mention.json", text=f"<@{BOT_USER_ID}> hi {i}", user=f"U0PERSON{i}")
+        event_body(
+            "event_app_mention.json",
+            text=f"<@{BOT_USER_ID}> How do I bake bread at home? ({i})",
+            user=f"U0PERSON{i}",
+        )
         for i in range(6)
     ]
     for i, body in enumerate(bodies):
