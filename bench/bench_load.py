@@ -318,10 +318,12 @@ def report(
     lost = sum(1 for v in answers.values() if not v)
     n_retries = sum(1 for s in shots if s.retry)
     cpu = os.cpu_count()
+    load1 = os.getloadavg()[0]
     pace = f"{args.rate:g}/s offered" if args.rate > 0 else "closed loop"
     print(f"\nload: {len(shots)} deliveries ({len(events)} events + {n_retries} retries to the "
           f"other replica), up to {args.concurrency} in flight ({pace}), 2 replicas, "
-          f"{cpu} CPUs")
+          f"{cpu} CPUs, load average {load1:.1f} at the end (other work on the machine "
+          "skews these figures)")
     print(f"sent in {sent_s:.1f} s ({len(shots) / sent_s:.0f} deliveries/s); "
           f"HTTP statuses {dict(sorted(statuses.items()))}")
     print(f"baseline ack (idle replicas, 20/s):        {fmt_ms([b[2] for b in base])}")
