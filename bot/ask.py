@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 STREAM_HOLDBACK_CHARS = 160
 # Re-check the accumulated answer once this much new text has arrived (and always at the end).
 STREAM_CHECK_EVERY_CHARS = 48
+# Mid-stream checks read only this much of the tail (it always covers the new text and the
+# hold-back); the final check reads the whole answer. Keeps a 40,000-char answer from
+# costing hundreds of full re-reads.
+STREAM_CHECK_WINDOW_CHARS = 3_000
 POLICY_CONTEXT_TURNS = 4
 DEFAULT_SYSTEM_PROMPT = (
     "You are Redline, a helpful assistant for a team working in Slack. Answer clearly and "
@@ -349,11 +353,11 @@ class _StreamGuard:
         return self._release(len(self.text) - STREAM_HOLDBACK_CHARS)
 
     def finish(self) -> None:
-        if len(self.text) != self._checked_len or self.last_verdict is None:
-            self._check()
+        self._check(whole=True)
 
-    def _check(self) -> bool:
-        verdict = self._decide(self.text)
+    def _check(self, whole: bool = False) -> bool:
+        window = self.text if whole else self.text[-STREAM_CHECK_WINDOW_CHARS:]
+        verdict = self._decide(window)
         self.last_verdict = verdict
         self._checked_len = len(self.text)
         if verdict.decision != "allow" or verdict.stage == "error":

@@ -58,7 +58,7 @@ class Settings:
     port: int = 3000
     host: str = "0.0.0.0"
     max_body_bytes: int = 1_000_000
-    http_threads: int = 16
+    http_threads: int = 8
     # Model
     llm_provider: str = "none"
     llm_base_url: str = ""
@@ -225,7 +225,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         "port": _int(env, "PORT", 3000, minimum=1),
         "host": _text(env, "HOST") or "0.0.0.0",
         "max_body_bytes": _int(env, "REDLINE_MAX_BODY_BYTES", 1_000_000, minimum=1024),
-        "http_threads": _int(env, "REDLINE_HTTP_THREADS", 16, minimum=1),
+        "http_threads": _int(env, "REDLINE_HTTP_THREADS", 8, minimum=1),
         "llm_provider": provider,
         "llm_base_url": base_url.rstrip("/"),
         "llm_api_key": api_key,

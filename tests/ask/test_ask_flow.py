@@ -13,6 +13,7 @@ from bot.ask import (
     AUDIT_FAILED_MESSAGE,
     ENGINE_FAILED_MESSAGE,
     NO_MODEL_MESSAGE,
+    STREAM_CHECK_WINDOW_CHARS,
     STREAM_HOLDBACK_CHARS,
     AskFlow,
     fit_history,
@@ -242,3 +243,29 @@ def test_restricted_profile_decision_follows_the_profile(fake, engine):
     lawful = make_flow(fake, engine, profile="all_lawful_purposes").check(text)
     assert standard.category == lawful.category == "offensive_cyber"
     assert (standard.decision, lawful.decision) == ("refuse", "review")
+
+
+class RecordingEngine(PolicyEngine):
+    """The real engine, noting the length of every text it was asked about."""
+
+    seen: list[tuple[Kind, int]]
+
+    def decide(self, text: str, **kw) -> Verdict:
+        self.seen.append((kw.get("kind", "request"), len(text)))
+        return super().decide(text, **kw)
+
+
+def test_long_stream_checks_a_window_then_the_whole_answer(fake, engine):
+    recorder = RecordingEngine(engine.policy, classifier=engine.classifier)
+    recorder.seen = []
+    paragraph = "The quarterly report covers revenue, hiring and the office move. "
+    text = paragraph * 300  # ~19,500 chars
+    fake.script(Reply(chunks=[text[i : i + 40] for i in range(0, len(text), 40)]))
+    settings = fake.settings("openai", llm_timeout_s=2)
+    flow = AskFlow(settings, recorder, build_chat_client(settings))
+    sink = RecordingSink()
+    flow.handle(ask("summarise the report"), sink)
+    assert sink.events[-1] == ("finished", text)
+    responses = [n for kind, n in recorder.seen if kind == "response"]
+    assert responses[-1] == len(text)  # the final check reads everything
+    assert max(responses[:-1]) <= STREAM_CHECK_WINDOW_CHARS
