@@ -343,11 +343,17 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     # wait less behind CPU-bound policy checks running in the workers.
     sys.setswitchinterval(0.001)
     services = build_services(settings)
+    sweeper = None
     try:
         metrics = getattr(services, "metrics", None) or Metrics()
         client = build_client(settings)
         client.retry_handlers.insert(0, SlackErrorCounter(metrics))  # counts, never retries
         app = build_app(settings, services, client=client)
+        if services.reviews is not None and services.store is not None:
+            from bot.review import ReviewSweeper
+
+            # After build_app: that is what connects the review service to Slack.
+            sweeper = ReviewSweeper(services.reviews, services.store).start()
         identity = verify_token(app)
         log.info("connected to Slack team %s as %s", identity.get("team"), identity.get("user"))
         if settings.socket_mode:
@@ -358,6 +364,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         serve_http(app, settings, health=health.report, metrics=metrics)
         return 0
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         close = getattr(services, "close", None)
         if callable(close):
             close()
