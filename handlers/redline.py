@@ -1,8 +1,8 @@
 """`/redline help|policy|check <text>|profile`: private answers about the policy.
 
 `check` shows the decision word (allow, review, refuse), the category and the reason, and
-never calls the model. Audit, stats and review subcommands arrive with the review/audit
-issue; until then an unknown subcommand gets the help text.
+never calls the model. The admin subcommands (audit, stats, review, profile set) are
+routed to handlers/admin.py; an unknown subcommand gets the help text.
 """
 
 from __future__ import annotations

@@ -250,6 +250,8 @@ HELP_TEXT = (
     "(`allow`, `review` or `refuse`); never calls the model.\n"
     "• `/redline policy`: the policy's categories, hard limits first.\n"
     "• `/redline profile`: the policy profile active in this channel.\n"
+    "• Admins: `/redline audit [@user] [category] [since]`, `/redline stats [since]`, "
+    "`/redline review`, `/redline profile set <profile>|default [#channel]`.\n"
     "• `/redline help`: this message."
 )
 

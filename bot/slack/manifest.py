@@ -58,12 +58,14 @@ def build_manifest(url: str | None = None) -> dict[str, Any]:
     """The manifest for HTTP mode when `url` (public base URL) is given, else Socket Mode."""
     request_url = f"{url.rstrip('/')}{EVENTS_PATH}" if url else None
 
-    def command(name: str, description: str, hint: str) -> dict[str, Any]:
+    def command(name: str, description: str, hint: str, escape: bool = False) -> dict[str, Any]:
+        # Escaping makes Slack send @user / #channel as <@U…> / <#C…>, which the admin
+        # commands need to resolve them; /ask keeps the user's text as typed.
         entry: dict[str, Any] = {
             "command": name,
             "description": description,
             "usage_hint": hint,
-            "should_escape": False,
+            "should_escape": escape,
         }
         if request_url:
             entry["url"] = request_url
@@ -95,7 +97,9 @@ def build_manifest(url: str | None = None) -> dict[str, Any]:
                 command(
                     "/redline",
                     "Policy tools: help, policy, profile, check; admins: audit, stats, review",
-                    "help | policy | profile | check [text] | audit | stats | review",
+                    "help | policy | profile | check [text] | audit [@user] [category] [since]"
+                    " | stats [since] | review | profile set <profile> [#channel]",
+                    escape=True,
                 ),
             ],
             "assistant_view": {
