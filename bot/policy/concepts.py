@@ -32,6 +32,7 @@ _LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
 LEXICON: dict[str, tuple[str, ...]] = {
     # ---------------------------------------------------------------- concepts
     "cbrn": (
+        "神经毒气", "化学战剂", "生化武器", "细菌武器", "致命病毒", "病菌", "提纯", "合成路线", "前体化学品", "致死", "气溶胶", "散布", "投放毒", "核材料", "核弹", "原子弹", "放射源", "芥子", "生物制剂", "炭疽杆菌", "增强传染", "基因改造病毒", "毒性最强",
         "antibiotic resistan*", "resistant strain*", "drug resistant", "multidrug resistant", "pathogen sequence*", "biohazard*", "bsl", "biosafety", "salmonella", "clostridium", "bacillus", "influenza", "pandemic strain*", "lethal dose", "ld50", "poison*", "nerve toxin*", "chemical agent*", "biological agent*", "infectious agent*",
         "vesicant*", "blister agent*", "choking agent*", "blood agent*", "organophosph*", "g series", "v series", "cholera", "tularemia", "brucell*", "glanders", "q fever", "enhanc* transmissib*", "lethality", "casualties", "maximi* casualties|deaths|harm", "release point*", "dispers*", "crop duster", "sprayer", "ventilation", "water supply", "reservoir", "implosion", "critical mass", "centrifuge*", "yellowcake", "gun type", "neutron initiator", "radiation dispersal", "rdd", "bsl 3", "bsl 4", "select agent*", "mass casualt*",
         "毒剂", "投毒", "水源", "大规模杀伤", "突变", "传染性", "离心机", "临界质量",
@@ -64,6 +65,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "浓缩铀", "武器级", "钚", "脏弹", "放射性", "孢子", "传播力", "毒剂", "前体", "病毒",
     ),
     "autonomy": (
+        "自动锁定", "自动识别并攻击", "自主攻击", "自主选择目标", "自主开火", "无人值守", "不需要人", "无需操作员", "无需人工确认", "绕过人工", "去掉人工", "人工确认", "人在回路", "自动击杀", "自动打击", "杀人机器人", "自主武器", "自动射杀", "自己开火", "自己决定",
         "you decide", "you choose", "you pick", "your call", "decide for me", "pick the targets|target", "choose the targets|target", "rank the targets|them", "which to strike|hit|engage|kill|bomb", "shoot or", "kill or", "without review", "without a human", "human approval", "human confirmation", "man in the loop", "human veto", "auto approve*", "autoapprove*", "self directed", "self targeting", "fire and forget", "lethal autonomy", "kill decision*",
         "你来决定", "由你决定", "你决定", "自动批准",
         "ты решаешь", "реши сам", "сам выбери", "стрелять или нет",
@@ -99,6 +101,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "武器", "无人机", "导弹", "弹药", "炸药", "炸弹", "枪", "炮塔", "巡飞弹", "蜂群",
     ),
     "population": (
+        "全体市民", "所有居民", "所有人", "每个市民", "全民", "群众", "参会者", "集会", "游行", "示威者", "抗议者", "异见人士", "少数族裔", "宗教信徒", "穆斯林", "全城",
         "members of", "a whole|entire group", "every member", "all members", "the minority", "minority population", "ethnic group", "everyone who", "all who", "anyone who attended|visited|posted", "attendees", "rally", "the crowd", "every phone", "every citizen", "whole population", "entire district", "border region",
         "所有参加", "每一个人",
         "всех участников", "gemeinde",
@@ -122,6 +125,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "记者", "少数民族", "清真寺", "维吾尔", "大规模", "批量", "群体", "每个",
     ),
     "surveil": (
+        "监听", "截获", "通讯记录", "手机定位", "位置追踪", "人脸比对", "社交媒体", "爬虫", "抓取", "画像", "建档", "档案库", "忠诚度", "实时位置",
         "call logs|records|history", "phone records", "browsing history", "read* messages|texts|emails|dms|whatsapp", "keystroke*", "stalk*", "follow* her|him|them", "pattern of life", "daily routes|routine|movements", "movements", "home address", "gps tracker*", "airtag*", "social graph", "contact list*", "who is talking to", "who they talk to", "informant*", "snitch*", "loyalty score*", "social credit", "blacklist*", "tag* everyone", "match* to id|ids", "face match*", "reverse search*", "osint",
         "通话记录", "聊天记录", "行程", "轨迹", "社会信用", "调取", "查开房", "查人",
         "звонк*", "переписк*", "маршрут*", "передвижени*", "распорядок",
@@ -143,6 +147,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "窃听", "爬取", "档案", "黑名单", "车牌", "开盒", "人肉", "行踪",
     ),
     "person": (
+        "前女友", "前男友", "女友", "男友", "妻子", "丈夫", "一个人", "特定的人", "那个人", "匿名用户", "他的手机", "她的手机",
         "my|his|her|their ex|wife|husband|girlfriend|boyfriend|partner|spouse|neighbour|neighbor|coworker|colleague|boss|employee|daughter|son|tenant|landlord|roommate|teenager",
         "my ex wife|husband|girlfriend|boyfriend|partner", "someone*", "this|that person|guy|woman|man|girl|account|user|reviewer|poster|journalist|activist",
         "specific person|individual", "one person", "anonymous account|user|poster|reviewer|blogger|critic",
@@ -173,6 +178,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "偷偷", "秘密", "不被发现", "不知情", "神不知鬼不觉", "悄悄", "暗中", "不留痕迹",
     ),
     "cyber": (
+        "黑客", "网络攻击", "溢出", "内网", "木马程序", "蠕虫", "挖矿", "拒绝服务", "绕过杀毒", "绕过防火墙", "盗号", "窃取密码", "入侵系统", "控制服务器", "远控",
         "vulnerab*", "cve", "syn flood*", "flood attack*", "amplification attack*", "dns amplification", "hash crack*", "hijack*", "buffer overflow*", "heap spray*", "rop chain*", "use after free", "root access", "remote access", "credential harvest*", "password dump*", "slowloris", "booter*", "stresser*", "botnet*", "zombie computer*", "disable security", "kill switch", "logic bomb*", "time bomb*",
         "c2 server*", "implant*", "cobalt strike", "mimikatz", "lateral movement", "exfiltrat*", "scada", "ics", "plc*", "initial access", "compromis*", "pwn*", "take over", "takeover", "steal* credentials|passwords|cookies|tokens", "session hijack*", "password spray*", "dump* credentials|hashes|lsass", "pass the hash", "kerberoast*", "ransom", "encrypt* their|all files", "wiper", "defac*", "ddos", "dos attack", "sim swap*", "jailbreak* the phone", "crack*", "keygen", "carding", "skimmer*", "unpatched", "vulnerable server*", "payload delivery", "obfuscat* the payload", "undetectable", "fud", "av evasion", "edr evasion", "amsi bypass", "uac bypass", "webshell*", "web shell*",
         "横向移动", "提权", "窃取凭据", "数据外泄", "控制服务器", "植入", "工控", "撞库", "拖库", "脱库", "挂马", "外挂",
@@ -196,6 +202,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "免杀", "渗透", "漏洞",
     ),
     "wmake": (
+        "自制枪", "土枪", "爆炸物", "炸弹制作", "引爆", "遥控引爆", "火药", "膛线", "全自动", "改装枪",
         "bolt carrier", "trigger group", "fragmentation pattern", "fuze*", "drop mechanism", "bomb release", "munitions design", "lethality", "muzzle velocity", "penetrator*", "tandem charge", "hollow point*", "drone mounted", "weaponi* a|the drone", "arm* a|the drone", "mount* a gun|rifle|weapon", "build a gun|rifle|bomb|weapon", "untraceable gun|firearm", "serial number*",
         "射速", "引信", "装药", "弹头", "枪管", "挂载", "投弹",
         "скорострельност*", "взрыватель*", "боевая часть", "заряд*", "ствол*",
@@ -215,6 +222,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "聚能装药", "射程", "杀伤力",
     ),
     "military": (
+        "攻击计划", "打击计划", "火力打击", "炮兵", "情报分析", "敌军阵地", "部署兵力", "突击队",
         "raid*", "sniper*", "pattern of life", "insurgent*", "hvt", "objective rally point", "overwatch position*", "fire support", "close air support", "jtac", "9 line", "nine line", "collateral damage estimate*", "cde", "rules of engagement", "weaponeering", "munitions effects", "time on target", "target development", "target nomination", "no strike list", "strike list", "which to hit", "hit first", "targets to hit", "attack route*", "avenue* of approach", "defensive position*", "enemy patrol*", "troop movement*", "ied emplacement", "clearing the building", "suppress* the enemy", "kill zone", "ambush site",
         "突袭", "狙击", "斩首", "打击目标", "作战", "战术", "部队",
         "рейд*", "снайпер*", "боевики", "наступлени*", "огневой налет", "цел* для удара",
@@ -237,6 +245,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "火力", "敌军", "敌方", "打击",
     ),
     "roleplay": (
+        "角色扮演", "现在你是", "你现在是", "无限制", "开发者模式", "虚构", "故事里", "小说里", "假如", "如果你是",
         "you are now", "you are dan", "you are an|a unrestricted|unfiltered|uncensored|evil|jailbroken",
         "ignore all|your|any|the previous|prior|above instructions|rules",
         "ignore previous|prior instructions|rules", "no rules|restrictions|filters|limits",
@@ -261,6 +270,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "步骤", "详细", "具体", "精确", "配比", "剂量", "完整代码", "一步一步",
     ),
     "medical": (
+        "解毒剂", "护士",
         "antidote*", "treat*", "treatment*", "symptom*", "diagnos*", "patient*", "hospital*",
         "first aid", "exposure", "exposed", "poisoning", "pharmacolog*", "toxicolog*", "exam*",
         "vaccin*", "doctor*", "nurse*", "medic*", "clinic*", "outbreak response", "public health",
@@ -284,6 +294,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "害虫", "老鼠", "杂草", "蟑螂", "白蚁",
     ),
     "game": (
+        "游戏里", "电子游戏", "手游", "副本", "玩家",
         "movie*", "film*", "tv show*", "series", "episode*", "anime", "cartoon*", "manga",
         "sitcom", "in the book", "fictional", "character*", "mission impossible", "james bond",
         "star wars", "harry potter", "marvel", "netflix", "pelicula*", "serie", "personaje*",
@@ -309,6 +320,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
     ),
     # ---------------------------------------------------------------- intents
     "ask": (
+        "教我", "告诉我", "怎么做", "怎么制作", "如何制作", "写代码", "写一段", "帮忙", "给出", "提供", "列出",
         "how do|can|would|could|should|to|much|many", "give me", "tell me", "show me", "write*",
         "create", "build", "design", "code", "program", "implement", "develop", "make", "help me",
         "i need", "i want", "we need", "we want", "provide", "list", "walk me through",
@@ -323,6 +335,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "如何", "怎么", "怎样", "帮我", "请", "给我", "步骤", "写一个", "设计", "我想", "我要",
     ),
     "discuss": (
+        "历史上", "道德", "法规", "条约", "公约", "分析", "新闻", "报道", "辩论", "争议",
         "history", "historical*", "ethic*", "moral*", "debate*", "treaty", "treaties",
         "convention", "arms control", "nonproliferation", "non proliferation", "law", "laws",
         "legal*", "legislation", "regulat*", "policy", "policies", "oversight", "news", "article",
@@ -339,6 +352,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "历史", "伦理", "法律", "为什么", "讨论", "政策", "什么是",
     ),
     "defend": (
+        "识别", "应对", "安全意识",
         "detect*", "defen*", "protect*", "prevent*", "mitigat*", "secure", "securing", "harden*",
         "counter*", "patch*", "our own", "my own", "incident response", "awareness", "safety",
         "safeguard*", "compliance", "audit*", "block*", "warning signs", "spot", "avoid*",
