@@ -72,11 +72,6 @@ def test_database_unreachable_at_start_exits_non_zero(tmp_path: Path, case: str)
     assert "database" in result.stderr.lower()
 
 
-@pytest.mark.xfail(
-    reason="needs wiring in bot/cli.py main(): catch bot.store.errors.StoreError and print "
-    "one line (today: a StoreUnavailable traceback, exit 1)",
-    strict=False,
-)
 @pytest.mark.parametrize("case", sorted(UNREACHABLE))
 def test_database_unreachable_at_start_is_one_clear_line(tmp_path: Path, case: str) -> None:
     result = _serve({"DATABASE_URL": UNREACHABLE[case](_free_port())}, tmp_path)

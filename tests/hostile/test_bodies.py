@@ -12,12 +12,6 @@ import pytest
 from tests.fakes.slack_api import event_body, sign
 from tests.hostile.conftest import Hostile
 
-NEEDS_PARSE_HARDENING = pytest.mark.xfail(
-    reason="needs fix in bot/server.py _check_parses: deep nesting raises RecursionError "
-    "and badly shaped interactive payloads crash Bolt (see the reliability report)",
-    strict=False,
-)
-
 
 def _raw_exchange(url: str, head: bytes, body: bytes = b"", timeout: float = 5.0) -> bytes:
     """Send bytes on a raw socket and read the answer (no client-side checks at all)."""
@@ -92,7 +86,7 @@ WRONG_SHAPE_JSON = [  # a JSON object, but not a Slack request Redline can act o
 ]
 
 DEEP_JSON = [
-    pytest.param('{"a": ' + "[" * 50_000 + "]" * 50_000 + "}", marks=NEEDS_PARSE_HARDENING),
+    '{"a": ' + "[" * 50_000 + "]" * 50_000 + "}",
     '{"type": "event_callback", "event": ' + '{"a": ' * 30_000 + "1" + "}" * 30_001,
 ]
 
@@ -122,6 +116,12 @@ def _payload(obj: object) -> str:
     return "payload=" + quote(json.dumps(obj))
 
 
+NEEDS_VIEW_CHECK = pytest.mark.xfail(
+    reason="needs fix in bot/server.py _shape_problem: 'view'/'message' as a string crashes "
+    "Bolt's unhandled-request logger (view.get): a 500 (edit in the reliability report)",
+    strict=False,
+)
+
 MALFORMED_FORMS = [
     "payload=%7B%22type%22%3A",
     "payload=%5B%5D",
@@ -134,22 +134,16 @@ MALFORMED_FORMS = [
     "command=%2Fask&text=" + "%FF" * 10,
     "text=hello&user_id=U1",
     _payload({"type": "block_actions"}),
-    pytest.param(
-        _payload({"type": "block_actions", "user": "U1", "actions": []}),
-        marks=NEEDS_PARSE_HARDENING,
-    ),
+    _payload({"type": "block_actions", "user": "U1", "actions": []}),
     _payload({"type": "view_submission"}),
     _payload({"type": "shortcut", "callback_id": ["x"]}),
     _payload({"type": 5}),
-    pytest.param(
-        _payload({"type": "block_actions", "user": {"id": "U1"}, "actions": "nope"}),
-        marks=NEEDS_PARSE_HARDENING,
-    ),
-    pytest.param(
-        _payload({"type": "block_actions", "user": None, "actions": [None, 5]}),
-        marks=NEEDS_PARSE_HARDENING,
-    ),
-    pytest.param(_payload({"type": "view_submission", "view": 5}), marks=NEEDS_PARSE_HARDENING),
+    pytest.param("view=T", marks=NEEDS_VIEW_CHECK),
+    pytest.param("team=x&message=hello", marks=NEEDS_VIEW_CHECK),
+    pytest.param(_payload({"type": "block_actions", "view": "x"}), marks=NEEDS_VIEW_CHECK),
+    _payload({"type": "block_actions", "user": {"id": "U1"}, "actions": "nope"}),
+    _payload({"type": "block_actions", "user": None, "actions": [None, 5]}),
+    _payload({"type": "view_submission", "view": 5}),
 ]
 
 
