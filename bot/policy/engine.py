@@ -9,6 +9,7 @@ raises: any internal failure gives a refusal with stage "error" (a safeguard fai
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -215,10 +216,19 @@ class PolicyEngine:
                 evidence = self.classifier.evidence(normalised, category, scores)
                 return Finding(category, prob, "classifier", evidence)
             return Finding(hit.category, 1.0, "rules", (f"rule {hit.rule}: {hit.span!r}",))
-        return self._from_scores(text, normalised, scores, kind)
+        return self._from_scores(text, normalised, scores, kind, spans)
 
-    def _from_scores(self, text: str, normalised: str, scores: Scores, kind: Kind) -> Finding:
+    def _from_scores(
+        self, text: str, normalised: str, scores: Scores, kind: Kind,
+        spans: list[tuple[int, int, set[str]]] | None = None,
+    ) -> Finding:
         assert self.classifier is not None
+        if spans is not None and _too_thin_to_flag(normalised, spans):
+            # "hi", "no", "question 0": a handful of words naming nothing the policy is
+            # about carries no evidence; the classifier's prior alone must not refuse it.
+            # (In a thread, the joined text is judged too, so a short follow-up to a
+            # harmful request is still caught.)
+            return Finding(None, 0.0, "classifier")
         category, prob = scores.top_category()
         flagged = prob >= scores.threshold(category)
         if self.judge is not None and scores.uncertain(category):
@@ -236,3 +246,22 @@ class PolicyEngine:
             return Finding(None, 0.0, "classifier")
         evidence = self.classifier.evidence(normalised, category, scores)
         return Finding(category, prob, "classifier", evidence)
+
+
+# Concept groups of bot/policy/concepts.py that name what the policy is about (as opposed
+# to intent or context words such as "ask", "discuss", "game").
+_SUBJECT_CONCEPTS = frozenset(
+    {"cbrn", "autonomy", "weapon", "population", "surveil", "person", "covert", "cyber",
+     "wmake", "military", "roleplay"}
+)
+_THIN_WORDS = 6
+_WORD = re.compile(r"\w+")
+_CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff]")
+
+
+def _too_thin_to_flag(normalised: str, spans: list[tuple[int, int, set[str]]]) -> bool:
+    """Fewer than a few words and none of them a policy subject."""
+    words = len(_WORD.findall(normalised)) + len(_CJK.findall(normalised)) // 2
+    if words >= _THIN_WORDS:
+        return False
+    return not any(names & _SUBJECT_CONCEPTS for _, _, names in spans)

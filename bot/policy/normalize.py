@@ -77,6 +77,8 @@ _LEET_HINT = re.compile(r"[^\W\d_][013457 8@$!|€+]|[013457 8@$€|][^\W\d_]".r
 # letter-by-letter spacing: at least four single letters joined by one separator
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
 _SPACES = re.compile(r"\s+")
+_WIDE_GAP = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
+_GAP_MARK = "\u2063"  # invisible separator: neither a letter nor white space
 
 
 def strip_slack_markup(text: str) -> str:
@@ -204,9 +206,14 @@ def normalize(text: str) -> str:
     # remaining format characters (category Cf) are invisible too
     if not text.isascii():
         text = _FORMAT_CHARS.sub("", text)
+    # A wider gap between spelled-out letters is a word break ("n e r v e   a g e n t"):
+    # mark it so joining the letters keeps the two words apart.
+    text = _WIDE_GAP.sub(f" {_GAP_MARK} ", text)
     text = _SPACES.sub(" ", text.casefold()).strip()
     text = _fold_homoglyphs(text)
     text = _join_spaced(text)
+    if _GAP_MARK in text:
+        text = text.replace(_GAP_MARK, " ")
     text = _fold_leet(text)
     # bold, strike and code markers; underscores only at word edges (snake_case stays)
     text = text.replace("*", " ").replace("~", " ").replace("`", " ")
