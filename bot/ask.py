@@ -41,8 +41,8 @@ ENGINE_FAILED_MESSAGE = (
     "Please try again in a moment."
 )
 AUDIT_FAILED_MESSAGE = (
-    "Redline could not record the policy decision (the audit log is unavailable), so your "
-    "request was not sent to the model. Please try again in a moment."
+    "Redline's database is unavailable, so the policy decision could not be recorded and "
+    "your request was not sent to the model. Please try again in a moment."
 )
 NO_MODEL_MESSAGE = (
     "No model is configured (LLM_PROVIDER=none), so there is no answer; the policy decision "
@@ -160,7 +160,15 @@ class AskFlow:
     # -- steps --------------------------------------------------------------------------
 
     def _handle(self, request: Request, sink: ReplySink) -> AskOutcome:
-        profile = self.profile_for(request.channel)
+        try:
+            profile = self.profile_for(request.channel)
+        except Exception:
+            # The channel's profile lives in the store: if it cannot be read, neither can
+            # the decision be recorded, so fail closed with the same message.
+            log.exception("channel profile lookup failed request_id=%s", request.request_id)
+            sink.failed(AUDIT_FAILED_MESSAGE)
+            return AskOutcome(request.request_id, "failed", _error_verdict(self._settings),
+                              message=AUDIT_FAILED_MESSAGE)
         context = [t.text for t in request.history if t.role == "user"][-POLICY_CONTEXT_TURNS:]
         verdict = self._decide(
             request.text, kind="request", profile=profile, channel=request.channel, context=context

@@ -269,3 +269,17 @@ def test_long_stream_checks_a_window_then_the_whole_answer(fake, engine):
     responses = [n for kind, n in recorder.seen if kind == "response"]
     assert responses[-1] == len(text)  # the final check reads everything
     assert max(responses[:-1]) <= STREAM_CHECK_WINDOW_CHARS
+
+
+def test_channel_profile_lookup_down_fails_closed(fake, engine):
+    def profiles_down(channel: str) -> str | None:
+        raise ConnectionError("database is down")
+
+    settings = fake.settings("openai")
+    flow = AskFlow(settings, engine, build_chat_client(settings), audit=ListAudit(),
+                   channel_profiles=profiles_down)
+    sink = RecordingSink()
+    outcome = flow.handle(ask("hello there"), sink)
+    assert outcome.outcome == "failed"
+    assert sink.events == [("failed", AUDIT_FAILED_MESSAGE)]
+    assert fake.model_calls == 0
