@@ -107,6 +107,8 @@ class SlackReplySink:
             self._show(blocks.placeholder_message())
 
     def stream_update(self, visible_text: str) -> None:
+        # A model can echo a secret a user pasted (or one it was given): never show it.
+        visible_text = redact(visible_text, self._secrets)
         with self._lock:
             if self._closed or not visible_text.strip() or visible_text == self._shown:
                 return
@@ -131,7 +133,7 @@ class SlackReplySink:
             if self._closed:
                 return
             self._closed = True
-            messages = blocks.answer_messages(text)
+            messages = blocks.answer_messages(redact(text, self._secrets))
             self._show(messages[0])
             for extra in messages[1:]:
                 self._post(extra)
