@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 SLACK_TIMEOUT_S = 15
 
 
+class GatewayErrorRetryHandler(ServerErrorRetryHandler):
+    """slack_sdk's server-error handler retries only 500 and 503; Slack's edge also
+    answers 502 and 504 when a backend hiccups, and those are just as transient."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
+        return response is not None and response.status_code in (500, 502, 503, 504)
+
+
 def build_client(settings: Settings) -> WebClient:
     """The Web API client: Slack's base URL from settings; retries bounded.
 
@@ -44,7 +52,7 @@ def build_client(settings: Settings) -> WebClient:
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
+            GatewayErrorRetryHandler(max_retry_count=2),
         ],
     )
 
