@@ -4,9 +4,10 @@ The rules (documented in the README's "Models" section):
 
 - `timeout_s` (LLM_TIMEOUT_S) bounds connecting, the wait for the first byte of the
   response and every gap between two pieces of a streamed answer.
-- `budget_s` (55 s) bounds everything until the answer starts — all attempts, backoff
-  sleeps and Retry-After waits — so the caller has text or a ModelError within 60 s of the
-  call even in the worst case. Each attempt's timeouts are clipped to what is left of it
+- `budget_s` bounds everything until the answer starts — all attempts, backoff sleeps and
+  Retry-After waits: LLM_TIMEOUT_S + 1.5 s, and never more than 55 s, so the user hears
+  back within LLM_TIMEOUT_S + 2 s of a fault (issue #5) and within 60 s in the worst case
+  (issue #2). Each attempt's timeouts are clipped to what is left of it
   and no sleep runs past it.
 - Up to `max_attempts` (4) attempts, separated by exponential backoff with jitter
   (`backoff_base_s` doubling up to `backoff_max_s`), or by the provider's Retry-After when
@@ -28,6 +29,7 @@ from bot.settings import Settings
 
 HEAR_BACK_S = 60.0  # issue #2: the user hears back within 60 s of asking
 BUDGET_MARGIN_S = 5.0  # left for posting the error/answer to Slack
+FAULT_MARGIN_S = 1.5  # a fault is reported within LLM_TIMEOUT_S + 2 s, posting included
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class CallLimits:
         timeout = settings.llm_timeout_s
         return cls(
             timeout_s=timeout,
+            budget_s=min(HEAR_BACK_S - BUDGET_MARGIN_S, timeout + FAULT_MARGIN_S),
             backoff_base_s=min(0.5, timeout / 10),
             backoff_max_s=min(8.0, timeout),
         )
