@@ -125,12 +125,6 @@ def test_database_down_mid_run_fails_closed_then_recovers(
         proxy.close()
 
 
-@pytest.mark.xfail(
-    reason="needs a fix in bot/ask.py: when the store is down before the audit write "
-    "(channel profile lookup), the user gets the generic 'Something went wrong' text, "
-    "not the fail-closed database message",
-    strict=False,
-)
 def test_database_down_message_says_why(
     make_node: NodeFactory, fake_slack: FakeSlack, fake_model: FakeModelServer,
     pg_schema: PgSchema,

@@ -28,15 +28,8 @@ def _mention(node, slack: FakeSlack, text: str) -> tuple[dict, str]:  # type: ig
         ("chat.postMessage", 500, 1),
         ("chat.postMessage", 503, 2),
         ("chat.update", 429, 2),
-        pytest.param("chat.update", 502, 2, marks=pytest.mark.xfail(
-            reason="needs fix in bot/app.py build_client: slack_sdk's ServerErrorRetryHandler "
-            "retries only 500 and 503, so a 502/504 from Slack's edge loses the answer",
-            strict=False,
-        )),
-        pytest.param("chat.postMessage", 504, 1, marks=pytest.mark.xfail(
-            reason="needs fix in bot/app.py build_client (as above: 504 is not retried)",
-            strict=False,
-        )),
+        ("chat.update", 502, 2),
+        ("chat.postMessage", 504, 1),
     ],
 )
 def test_answer_delivered_despite_slack_errors(

@@ -140,12 +140,6 @@ def test_secrets_stay_out_of_logs_audit_and_slack(leaky: Leaky) -> None:
     _assert_clean(leaky)
 
 
-@pytest.mark.xfail(
-    reason="needs fix in bot/slack/reply.py: SlackReplySink redacts secrets only in "
-    "failed(); an answer that repeats a secret (a user pasted the bot token, the model "
-    "echoed it) is posted as is. Fix: redact in stream_update() and finished() too",
-    strict=False,
-)
 def test_an_answer_that_repeats_a_secret_is_redacted(leaky: Leaky) -> None:
     reply = leaky.mention(f"Is it safe to paste my token {BOT_TOKEN} and key {API_KEY} here?")
     assert "You said" in reply
