@@ -4,11 +4,12 @@ talking to a fake Slack and a fake model over real HTTP, on a real SQLite file o
 PostgreSQL schema.
 
 `wire()` applies the reliability wiring (metrics on the audit sink, rate limits in front
-of the ask flow, Slack error counting, /metrics and the health report on /healthz) the
-way the integration edits in the reliability report apply it to `bot/services.py`,
-`bot/app.py` and `bot/server.py`; `observed=False` gives the plain production server from
-`create_http_server` instead. Also here: a throw-away PostgreSQL schema and a loopback TCP
-proxy that can be cut and restored to simulate a database outage.
+of the ask flow) the way the bot/services.py edit in the reliability report does;
+`start_node` then assembles client, app and server the way bot/server.py `run_serve`
+does (Slack error counting, /metrics, the health report on /healthz). `observed=False`
+gives the bare production server from `create_http_server` instead. Also here: a
+throw-away PostgreSQL schema and a loopback TCP proxy that can be cut and restored to
+simulate a database outage.
 """
 
 from __future__ import annotations
@@ -199,7 +200,9 @@ def node_settings(
 
 def wire(services: Services, metrics: Metrics) -> None:
     """The reliability wiring of bot/services.py (see the report): decisions metered at
-    the audit sink, rate limits in front of the ask flow, queue depth from the store."""
+    the audit sink, rate limits in front of the ask flow, queue depth from the store.
+    Rebuilds the ask flow with build_services' own engine, model client, store and
+    review service, so it holds whether or not the edit has landed."""
     store = services.store
     audit = MeteredAudit(store, metrics) if store is not None else None
     reviews = getattr(services, "reviews", None)
