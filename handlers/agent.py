@@ -16,10 +16,9 @@ from bot.slack.history import is_own_or_bot
 from bot.slack.manifest import SUGGESTED_PROMPTS
 from bot.slack.runner import (
     answer,
-    event_request,
     first_delivery,
     make_sink,
-    report_failure,
+    read_event_request,
 )
 
 log = logging.getLogger(__name__)
@@ -66,19 +65,10 @@ def register(app: App, services: Any) -> None:
         channel = str(event.get("channel") or "")
         thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
         sink = make_sink(services, client, channel, thread_ts, assistant=True)
-        try:
-            request = event_request(
-                services,
-                client,
-                body,
-                event,
-                source="assistant",
-                bot_user_id=context.bot_user_id,
-                bot_id=context.bot_id,
-            )
-        except Exception as exc:
-            log.error("could not read assistant message: %s", type(exc).__name__)
-            report_failure(sink, "Sorry, I could not read that message.")
+        request = read_event_request(
+            services, client, body, event, context, sink, source="assistant"
+        )
+        if request is None:
             return
         if not request.text:
             return

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.history import is_own_or_bot, reply_thread_ts
-from bot.slack.runner import answer, event_request, first_delivery, make_sink
+from bot.slack.runner import answer, first_delivery, make_sink, read_event_request
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +27,10 @@ def register(app: App, services: Any) -> None:
             return
         channel = str(event.get("channel") or "")
         sink = make_sink(services, client, channel, reply_thread_ts(event))
-        try:
-            request = event_request(
-                services,
-                client,
-                body,
-                event,
-                source="mention",
-                bot_user_id=context.bot_user_id,
-                bot_id=context.bot_id,
-            )
-        except Exception as exc:
-            log.error("could not read app_mention: %s", type(exc).__name__)
-            sink.failed("Sorry, I could not read that message.")
+        request = read_event_request(
+            services, client, body, event, context, sink, source="mention"
+        )
+        if request is None:
             return
         if not request.text:
             sink.failed("Ask me something after the mention, e.g. `@Redline what is RAG?`")

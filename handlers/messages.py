@@ -15,10 +15,9 @@ from slack_sdk import WebClient
 from bot.slack.history import is_own_or_bot, reply_thread_ts
 from bot.slack.runner import (
     answer,
-    event_request,
     first_delivery,
     make_sink,
-    report_failure,
+    read_event_request,
 )
 
 log = logging.getLogger(__name__)
@@ -49,19 +48,10 @@ def register(app: App, services: Any) -> None:
             return
         channel = str(event.get("channel") or "")
         sink = make_sink(services, client, channel, reply_thread_ts(event))
-        try:
-            request = event_request(
-                services,
-                client,
-                body,
-                event,
-                source="dm",
-                bot_user_id=context.bot_user_id,
-                bot_id=context.bot_id,
-            )
-        except Exception as exc:
-            log.error("could not read message.im: %s", type(exc).__name__)
-            report_failure(sink, "Sorry, I could not read that message.")
+        request = read_event_request(
+            services, client, body, event, context, sink, source="dm"
+        )
+        if request is None:
             return
         if not request.text:
             return  # e.g. a file with no text: nothing to answer

@@ -98,6 +98,29 @@ def event_request(
     )
 
 
+def read_event_request(
+    services: Any,
+    client: WebClient,
+    body: Mapping[str, Any],
+    event: Mapping[str, Any],
+    context: Any,
+    sink: SlackReplySink,
+    *,
+    source: Source,
+) -> Request | None:
+    """`event_request` for a listener: on failure (e.g. the thread history cannot be read)
+    the thread is told and None comes back, so the listener just returns."""
+    try:
+        return event_request(
+            services, client, body, event, source=source,
+            bot_user_id=context.bot_user_id, bot_id=context.bot_id,
+        )
+    except Exception as exc:
+        log.error("could not read the %s event: %s", source, type(exc).__name__)
+        report_failure(sink, UNREADABLE_TEXT)
+        return None
+
+
 def first_delivery(services: Any, body: Mapping[str, Any]) -> bool:
     """After the ack: False if another process (a replica, or this app before a restart)
     already claimed this event. Call before any Slack side effect."""
@@ -109,6 +132,9 @@ def first_delivery(services: Any, body: Mapping[str, Any]) -> bool:
         return True
     log.info("event %s already handled elsewhere: dropped", key)
     return False
+
+
+UNREADABLE_TEXT = "Sorry, I could not read that message."
 
 
 def new_request_id(prefix: str) -> str:
