@@ -231,9 +231,13 @@ def _shape_problem(body: dict[str, Any], interactive: bool) -> str:
     """What Bolt's middleware reads with `.get()` / `[...]` must have the type it expects."""
     if not isinstance(body.get("type", ""), str):
         return "'type' is not a string"
-    for key in ("team", "channel", "enterprise", "container", "view", "message"):
+    for key in ("team", "channel", "enterprise", "container"):
         value = body.get(key)
         if value is not None and not isinstance(value, dict | str):
+            return f"bad {key!r}"
+    for key in ("view", "message"):  # Bolt calls .get() on these
+        value = body.get(key)
+        if value is not None and not isinstance(value, dict):
             return f"bad {key!r}"
     for key in ("team_id", "api_app_id", "event_id", "user_id", "channel_id", "command"):
         value = body.get(key)

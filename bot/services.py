@@ -5,12 +5,14 @@ Handlers and the console never construct these themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.ask import AskFlow
+from bot.metrics import MeteredAudit, Metrics, review_queue_depth
 from bot.model import ChatClient, build_chat_client
 from bot.policy.engine import PolicyEngine
+from bot.ratelimit import RateLimitedAsk, RateLimits
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,8 +26,9 @@ class Services:
     engine: PolicyEngine
     chat: ChatClient | None
     store: Store | None
-    ask: AskFlow
+    ask: AskFlow | RateLimitedAsk  # RateLimitedAsk: REDLINE_RATE_PER_USER / _WORKSPACE first
     reviews: ReviewService | None = None
+    metrics: Metrics = field(default_factory=Metrics)  # served at /metrics by run_serve
 
     def close(self) -> None:
         if self.store is not None:
@@ -40,6 +43,7 @@ def build_services(
     `with_reviews=False` (the console) keeps held requests out of the Slack review queue:
     there is nobody there to review them.
     """
+    metrics = Metrics()
     engine = PolicyEngine.from_settings(settings)
     chat = build_chat_client(settings)
     store = None
@@ -56,12 +60,17 @@ def build_services(
         settings,
         engine,
         chat,
-        audit=store,
+        # every decision is counted for /metrics from the very record that is audited
+        audit=MeteredAudit(store, metrics) if store is not None else None,
         reviews=reviews,
         channel_profiles=store.channel_profile if store is not None else None,
     )
     if reviews is not None:
         reviews.bind(ask=ask)
+    if store is not None:
+        metrics.watch_review_queue(review_queue_depth(store))
+    limited = RateLimitedAsk(ask, RateLimits.from_settings(settings, store, metrics))
     return Services(
-        settings=settings, engine=engine, chat=chat, store=store, ask=ask, reviews=reviews
+        settings=settings, engine=engine, chat=chat, store=store, ask=limited, reviews=reviews,
+        metrics=metrics,
     )

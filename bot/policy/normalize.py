@@ -191,11 +191,25 @@ def _decode_base64(text: str) -> str:
     return _B64.sub(fix, text)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_RLO_RUN = re.compile("\u202e([^\u202c\n]*)(?:\u202c|$)", re.MULTILINE)
+
+
+def _with_visual_order(text: str) -> str:
+    """The text plus what a reader sees where a right-to-left override reverses it."""
+    visual = _RLO_RUN.sub(lambda m: m.group(1)[::-1], text)
+    return text if visual == text else f"{text}\n{visual}"
+
+
 def normalize(text: str) -> str:
     """The canonical form of `text` that rules and the classifier see."""
     if not text:
         return ""
+    # Lone surrogates arrive through JSON escapes ("\ud800") and cannot be encoded.
+    text = _SURROGATES.sub("", text)
     text = strip_slack_markup(text)
+    if "\u202e" in text:
+        text = _with_visual_order(text)
     text = _decode_base64(text)
     text = unicodedata.normalize("NFKC", text)
     if not text.isascii():

@@ -14,7 +14,8 @@ from bot.policy.normalize import normalize
     [
         ("ＳＡＲＩＮ synthesis", "sarin synthesis"),  # full-width (NFKC)
         ("sa\u200brin ne\u200drve\u2060 agent", "sarin nerve agent"),  # zero-width
-        ("\u202esarin\u202c", "sarin"),  # bidi controls
+        ("\u202esarin\u202c", "sarin niras"),  # bidi override: as typed and as displayed
+        ("sar\ud800in", "sarin"),  # a lone surrogate (valid JSON escape) is dropped
         ("sаrіn", "sarin"),  # Cyrillic а and і inside a Latin word
         ("s4r1n and n3rv3 ag3nt", "sarin and nerve agent"),  # leetspeak
         ("a u t o n o m o u s turret", "autonomous turret"),
