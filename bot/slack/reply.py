@@ -141,6 +141,21 @@ class SlackReplySink:
     def failed(self, message: str) -> None:
         self._final(blocks.failure_message(redact(message, self._secrets)))
 
+    def ephemeral(self, text: str) -> None:
+        """A notice only the requester sees (e.g. a rate limit); the thread stays clean."""
+        user = self.request.user if self.request is not None else ""
+        if not user:
+            self.failed(text)
+            return
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.client.chat_postEphemeral(
+            channel=self.channel, user=user, thread_ts=self.thread_ts or None,
+            **blocks.failure_message(redact(text, self._secrets)).payload(),
+        )
+
     # --- helpers ------------------------------------------------------------------------
 
     def _final(self, message: Message) -> None:

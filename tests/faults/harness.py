@@ -294,12 +294,24 @@ def start_node(settings: Settings, *, observed: bool = True, port: int = 0) -> N
 
 
 def thread_texts(slack: FakeSlack, channel: str, thread_ts: str) -> list[str]:
-    """The current text (text + blocks) of every bot message in a thread."""
+    """The current text (text + blocks) of every bot message in a thread, then the
+    ephemeral notices posted there (prefixed "(ephemeral to U…)")."""
     out: list[str] = []
     for msg in slack.thread(channel, thread_ts):
         if msg.get("bot_id"):
             out.append(all_text(msg))
+    for call in ephemerals(slack, channel, thread_ts):
+        out.append(f"(ephemeral to {call.params.get('user')}) " + all_text(call.params))
     return out
+
+
+def ephemerals(slack: FakeSlack, channel: str, thread_ts: str) -> list[Any]:
+    """chat.postEphemeral calls made to one thread."""
+    return [
+        c for c in slack.calls_to("chat.postEphemeral")
+        if c.params.get("channel") == channel and c.params.get("thread_ts") == thread_ts
+        and c.status == 200
+    ]
 
 
 def bot_texts(slack: FakeSlack) -> list[str]:

@@ -109,6 +109,7 @@ def test_serve_enforces_the_rate_limit(production: Production) -> None:
     ]
     assert ["You said" in r for r in replies] == [True, True, False]
     assert "reached your limit of 2 requests per hour" in replies[2]
+    assert replies[2].startswith("(ephemeral to U0BUSY001)")  # only the requester sees it
 
 
 def test_serve_counts_slack_errors(production: Production) -> None:
