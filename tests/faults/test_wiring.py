@@ -27,12 +27,6 @@ from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, event_body, sign
 from tests.faults.harness import final_bot_text, node_settings, settle
 
-NEEDS_SERVICES_WIRING = pytest.mark.xfail(
-    reason="needs wiring in bot/services.py: Services.metrics, MeteredAudit on the audit "
-    "sink, RateLimitedAsk around the ask flow (integration edit in the reliability report)",
-    strict=False,
-)
-
 
 @dataclass
 class Production:
@@ -86,7 +80,6 @@ def test_serve_exposes_metrics(production: Production) -> None:
     assert "redline_http_requests_total" in resp.text
 
 
-@NEEDS_SERVICES_WIRING
 def test_serve_counts_decisions(production: Production) -> None:
     assert "You said" in production.mention("What is a runbook?")
     resp = production.http.get(f"{production.url}/metrics")
@@ -101,7 +94,6 @@ def test_serve_healthz_reports_database_and_model(production: Production) -> Non
     assert info["policy_version"] == production.services.engine.policy.version
 
 
-@NEEDS_SERVICES_WIRING
 def test_serve_enforces_the_rate_limit(production: Production) -> None:
     replies = [
         production.mention(f"How do I bake bread at home? ({i})", user="U0BUSY001")

@@ -11,7 +11,6 @@ import json
 import time
 from urllib.parse import urlencode
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,12 +113,6 @@ timestamps = st.one_of(
 )
 
 
-@pytest.mark.xfail(
-    reason="needs fix in bot/server.py _shape_problem: a form or payload whose 'view' or "
-    "'message' is a string crashes Bolt's unhandled-request logger (view.get): a 500 "
-    "(edit in the reliability report; with it this passes: 10,000 requests, no 5xx)",
-    strict=False,
-)
 def test_fuzzed_requests_never_get_a_5xx(h: Hostile) -> None:
     statuses: dict[int, int] = {}
     failures: list[tuple[int, bytes, dict[str, str]]] = []

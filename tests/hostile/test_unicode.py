@@ -91,13 +91,6 @@ def test_disguised_hard_limit_request_is_refused(h: Hostile, category: str, tric
     assert latest and latest[0].decision == "refuse"
 
 
-@pytest.mark.xfail(
-    reason="KNOWN GAP for the policy engineer: the normaliser strips U+202E but keeps the "
-    "reversed byte order, so right-to-left-override text that *displays* as a hard-limit "
-    "request is allowed and sent to the model (fix: reverse the overridden run before "
-    "stripping the controls; see the reliability report)",
-    strict=False,
-)
 @pytest.mark.parametrize("category", sorted(HARD_LIMIT_ASKS))
 def test_right_to_left_override_is_refused(h: Hostile, category: str) -> None:
     _, reply = h.mention(right_to_left_override(HARD_LIMIT_ASKS[category]))
