@@ -32,8 +32,9 @@ from bot.review import Appeal, ReviewService, ReviewSweeper
 from bot.settings import Settings
 from bot.store import ReviewItem, Store
 from bot.store.models import utcnow
-from bot.types import AuditEntry, Request, Verdict
+from bot.types import AuditEntry, Request
 from tests.fakes.model_server import FakeModelServer, Reply
+from tests.fakes.sinks import RecordingSink
 from tests.review.conftest import ADMIN, ADMIN2, ALICE, BOB, CYBER_TEXT, HARD_TEXT, REVIEW_TEXT
 from tests.store.conftest import PgSchema
 
@@ -62,35 +63,6 @@ class RecordingNotifier:
     def tell_requester(self, item: ReviewItem, outcome: str) -> None:
         with self.lock:
             self.told.append((item.id, outcome))
-
-
-@dataclass
-class RecordingSink:
-    events: list[tuple[str, Any]] = field(default_factory=list)
-
-    def refused(self, verdict: Verdict, appealable: bool) -> None:
-        self.events.append(("refused", verdict))
-
-    def held(self, verdict: Verdict, review_id: str) -> None:
-        self.events.append(("held", review_id))
-
-    def thinking(self) -> None:
-        self.events.append(("thinking", None))
-
-    def stream_update(self, visible_text: str) -> None:
-        self.events.append(("update", visible_text))
-
-    def stream_retract(self, verdict: Verdict) -> None:
-        self.events.append(("retract", verdict))
-
-    def finished(self, text: str) -> None:
-        self.events.append(("finished", text))
-
-    def failed(self, message: str) -> None:
-        self.events.append(("failed", message))
-
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.events]
 
 
 @pytest.fixture(scope="module")
