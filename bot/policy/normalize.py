@@ -150,6 +150,8 @@ def _fold_leet(text: str) -> str:
     return "".join(out)
 
 
+# four single letters in a row, space-separated: the only texts _join_spaced can change
+_SPACED_HINT = re.compile(r"(?:^| )[^\W\d_](?: [^\W\d_]){3}(?: |$)")
 _SEPARATED = re.compile(r"[^\W\d_](?:[.\-_*·•]{1,2}[^\W\d_]){3,}")
 
 
@@ -225,7 +227,8 @@ def normalize(text: str) -> str:
     text = _WIDE_GAP.sub(f" {_GAP_MARK} ", text)
     text = _SPACES.sub(" ", text.casefold()).strip()
     text = _fold_homoglyphs(text)
-    text = _join_spaced(text)
+    if _SPACED_HINT.search(text) or _SEPARATED.search(text):
+        text = _join_spaced(text)  # a per-token pass: only for texts that can need it
     if _GAP_MARK in text:
         text = text.replace(_GAP_MARK, " ")
     text = _fold_leet(text)
