@@ -105,7 +105,7 @@ class Classifier:
             if meta.get("layout") != "ensemble-v1":
                 raise ValueError(f"{path}: model was trained for another feature layout")
             # fp16 on disk, fp32 in memory: gathering fp16 rows costs twice the time
-            weights = data["weights"].astype(np.float32)
+            weights = np.ascontiguousarray(data["weights"], dtype=np.float32)  # row gathers
             bias = data["bias"].astype(np.float32)
             thresholds = data["thresholds"].astype(np.float32)
             low = data["low"].astype(np.float32)
@@ -132,7 +132,9 @@ class Classifier:
             zip((hashed.char, hashed.word, hashed.concept), scales, strict=True)
         ):
             if len(idx):
-                summed = self.weights[idx].sum(axis=0).reshape(self.n_models, k)
+                # einsum sums the gathered rows about twice as fast as .sum(axis=0), and
+                # without a BLAS call (whose threads would fight the server's own)
+                summed = np.einsum("ij->j", self.weights[idx]).reshape(self.n_models, k)
                 z += (self.group_weights[:, g : g + 1] * scale) * summed
         return z
 
