@@ -5,7 +5,9 @@ Handlers and the console never construct these themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.ask import AskFlow
@@ -36,12 +38,16 @@ class Services:
 
 
 def build_services(
-    settings: Settings, *, with_store: bool = True, with_reviews: bool = True
+    settings: Settings,
+    *,
+    with_store: bool = True,
+    with_reviews: bool = True,
+    review_clock: Callable[[], datetime] | None = None,
 ) -> Services:
     """Load the policy engine, the model client and the store; wire the ask flow.
 
     `with_reviews=False` (the console) keeps held requests out of the Slack review queue:
-    there is nobody there to review them.
+    there is nobody there to review them. `review_clock` lets tests move time for expiry.
     """
     metrics = Metrics()
     engine = PolicyEngine.from_settings(settings)
@@ -55,7 +61,8 @@ def build_services(
         if with_reviews:
             from bot.review import ReviewService
 
-            reviews = ReviewService(settings, store, engine=engine, chat=chat)
+            clock = {"clock": review_clock} if review_clock is not None else {}
+            reviews = ReviewService(settings, store, engine=engine, chat=chat, **clock)
     ask = AskFlow(
         settings,
         engine,

@@ -2,19 +2,12 @@
 the review/admin handlers wired in; a fake Slack; a fake model API; a real SQLite file; a
 Slack-like client that sends signed slash commands, button clicks and modal submissions.
 
-Test-only wiring, each piece a stand-in for an integration edit and applied only while
-that edit is missing from the code under test (so these tests exercise the real wiring
-as soon as it exists):
-- `wire_services`: the ask flow gets a `ReviewService` (bot/services.py's build_services);
-- `wired_register`: `handlers.admin` / `handlers.review` registered before the others and
-  App Home built by `handlers.admin.publish_home` (handlers/__init__.py, handlers/home.py);
-- `refused_with_appeal`: the Slack sink's refusal carries the "Request review" button
-  when appealable (bot/slack/reply.py, bot/slack/runner.py).
+The services are the production ones (`build_services`), with a movable clock for the
+review queue so expiry needs no sleeping.
 """
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import threading
@@ -28,22 +21,13 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
-import handlers
 from bot.app import build_app
-from bot.ask import AskFlow
 from bot.review import ReviewService
 from bot.server import create_http_server
 from bot.services import Services, build_services
 from bot.settings import Settings
-from bot.slack import blocks, review_cards, runner
-from bot.slack.reply import SlackReplySink
 from bot.store.models import utcnow
-from bot.types import Verdict
-from handlers import admin as admin_handlers
-from handlers import review as review_handlers
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import (
     FakeSlack,
@@ -81,66 +65,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return utcnow() + self.offset
-
-
-def wire_services(services: Services, clock: Callable[[], datetime]) -> ReviewService:
-    """Stand-in for the build_services edit: the ask flow's review queue is a ReviewService
-    (with the test's clock, so expiry needs no sleeping)."""
-    store = services.store
-    assert store is not None
-    reviews = ReviewService(
-        services.settings, store, clock=clock, engine=services.engine, chat=services.chat
-    )
-    ask = AskFlow(
-        services.settings,
-        services.engine,
-        services.chat,
-        audit=store,
-        reviews=reviews,
-        channel_profiles=store.channel_profile,
-    )
-    reviews.bind(ask=ask)
-    services.ask = ask
-    services.reviews = reviews  # type: ignore[attr-defined]
-    if "sink.request" not in inspect.getsource(runner.answer):
-        original = ask.handle
-
-        def handle(request: Any, sink: Any) -> Any:  # stand-in for runner.answer's edit
-            sink.request = request
-            return original(request, sink)
-
-        ask.handle = handle  # type: ignore[method-assign]
-    return reviews
-
-
-def refused_with_appeal(self: SlackReplySink, verdict: Verdict, appealable: bool) -> None:
-    """Stand-in for the reply.py edit: the appeal button on an appealable refusal."""
-    message = blocks.refusal_message(verdict, appealable, self._titles)
-    request = getattr(self, "request", None)
-    if appealable and request is not None:
-        message = review_cards.with_appeal_button(message, verdict, request)
-    self._final(message)
-
-
-def wired_register(original: Callable[[App, Any], None]) -> Callable[[App, Any], None]:
-    """Stand-in for the handlers/__init__.py and home.py edits."""
-
-    def register(app: App, services: Any) -> None:
-        admin_handlers.register(app, services)
-        review_handlers.register(app, services)
-
-        def ack_home(ack: Ack) -> None:
-            ack()
-
-        def publish(event: dict[str, Any], client: WebClient) -> None:
-            if event.get("tab", "home") == "home" and event.get("user"):
-                admin_handlers.publish_home(services, client, str(event["user"]))
-
-        app.event("app_home_opened")(ack=ack_home, lazy=[publish])
-        original(app, services)
-
-    register.review_wired = True  # type: ignore[attr-defined]
-    return register
 
 
 @dataclass
@@ -350,14 +274,10 @@ def start_redline(
     }
     values.update(overrides)
     settings = replace(base, **values)
-    services = build_services(settings)
     clock = Clock()
-    reviews = wire_services(services, clock)
-    integrated = "review" in handlers.register.__code__.co_names
-    if not integrated and not getattr(handlers.register, "review_wired", False):
-        monkeypatch.setattr(handlers, "register", wired_register(handlers.register))
-    if "with_appeal_button" not in inspect.getsource(SlackReplySink.refused):
-        monkeypatch.setattr(SlackReplySink, "refused", refused_with_appeal)
+    services = build_services(settings, review_clock=clock)
+    reviews = services.reviews
+    assert reviews is not None
     app = build_app(settings, services)
     server = create_http_server(app, settings, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.run, daemon=True)
