@@ -3,11 +3,10 @@ load benchmark: the real services, Bolt app and WSGI router under waitress on 12
 talking to a fake Slack and a fake model over real HTTP, on a real SQLite file or a real
 PostgreSQL schema.
 
-`wire()` applies the reliability wiring (metrics on the audit sink, rate limits in front
-of the ask flow) the way the bot/services.py edit in the reliability report does;
-`start_node` then assembles client, app and server the way bot/server.py `run_serve`
-does (Slack error counting, /metrics, the health report on /healthz). `observed=False`
-gives the bare production server from `create_http_server` instead. Also here: a
+`start_node` uses `build_services` (metrics on the audit sink, rate limits in front of
+the ask flow) and assembles client, app and server the way bot/server.py `run_serve` does
+(Slack error counting, /metrics, the health report on /healthz). `observed=False` gives
+the bare production server instead. Also here: a
 throw-away PostgreSQL schema and a loopback TCP proxy that can be cut and restored to
 simulate a database outage.
 """
@@ -31,12 +30,9 @@ import psycopg
 import pytest
 
 from bot.app import build_app, build_client
-from bot.ask import AskFlow
 from bot.health import HealthCheck
-from bot.metrics import MeteredAudit, Metrics, SlackErrorCounter, instrument_wsgi
-from bot.metrics import review_queue_depth as queue_depth_source
-from bot.ratelimit import RateLimitedAsk, RateLimits
-from bot.server import create_http_server, make_wsgi_app
+from bot.metrics import Metrics, SlackErrorCounter
+from bot.server import create_http_server
 from bot.services import Services, build_services
 from bot.settings import Settings
 from tests.fakes.model_server import FakeModelServer
@@ -198,31 +194,6 @@ def node_settings(
     return replace(base, **values)
 
 
-def wire(services: Services, metrics: Metrics) -> None:
-    """The reliability wiring of bot/services.py (see the report): decisions metered at
-    the audit sink, rate limits in front of the ask flow, queue depth from the store.
-    Rebuilds the ask flow with build_services' own engine, model client, store and
-    review service, so it holds whether or not the edit has landed."""
-    store = services.store
-    audit = MeteredAudit(store, metrics) if store is not None else None
-    reviews = getattr(services, "reviews", None)
-    ask = AskFlow(
-        services.settings,
-        services.engine,
-        services.chat,
-        audit=audit,
-        reviews=reviews,
-        channel_profiles=store.channel_profile if store is not None else None,
-    )
-    if reviews is not None:
-        reviews.bind(ask=ask)  # approved requests are answered (and metered) by this flow
-    services.ask = RateLimitedAsk(  # type: ignore[assignment]
-        ask, RateLimits.from_settings(services.settings, store, metrics)
-    )
-    if store is not None:
-        metrics.watch_review_queue(queue_depth_source(store))
-
-
 @dataclass
 class Node:
     url: str
@@ -264,23 +235,19 @@ class Node:
 
 
 def start_node(settings: Settings, *, observed: bool = True, port: int = 0) -> Node:
-    """Services + Bolt app + HTTP server on a loopback port (0: a free one), in a thread."""
-    metrics = Metrics()
+    """Services + Bolt app + HTTP server on a loopback port (0: a free one), in a thread,
+    assembled as bot/server.py `run_serve` does. `observed=False` gives the bare server
+    (no /metrics, no health report, no Slack error counting)."""
     services = build_services(settings)
-    if observed:
-        wire(services, metrics)
+    metrics = services.metrics
     client = build_client(settings)
     if observed:
         client.retry_handlers.insert(0, SlackErrorCounter(metrics))
     app = build_app(settings, services, client=client)
     if observed:
-        from waitress.server import create_server
-
         health = HealthCheck.from_services(services)
-        wsgi = instrument_wsgi(make_wsgi_app(app, settings, health=health.report), metrics)
-        server = create_server(
-            wsgi, host="127.0.0.1", port=port, threads=settings.http_threads,
-            max_request_body_size=settings.max_body_bytes, ident="redline",
+        server = create_http_server(
+            app, settings, host="127.0.0.1", port=port, health=health.report, metrics=metrics
         )
     else:
         server = create_http_server(app, settings, host="127.0.0.1", port=port)

@@ -1,9 +1,6 @@
 """The production assembly, put together exactly as `redline serve` (bot/server.py
 run_serve) does it, carries the reliability pieces: /metrics with the decision counters,
-the health report, Slack error counting and the rate limits. The other reliability tests
-use the harness's `wire()`, which applies the same wiring to the same components; these
-tests check that the product itself does. The decision counters and the rate limits
-need the bot/services.py edit in the reliability report (marked until it lands).
+the health report, Slack error counting and the rate limits.
 """
 
 from __future__ import annotations
