@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.policy.policy import HARD_LIMIT_IDS
 from bot.settings import Settings
@@ -265,15 +265,8 @@ class ReviewService:
         button said: only the requester may ask, and a hard limit is never queued."""
         if actor != appeal.user:
             self._audit_quietly(
-                AuditEntry(
-                    action="review",
-                    request_id=appeal.request_id,
-                    team=appeal.team,
-                    channel=appeal.channel,
-                    user=actor,
-                    profile=appeal.profile,
-                    decision="denied_access",
-                    category=appeal.category,
+                _appeal_entry(
+                    appeal, actor, "denied_access",
                     detail=f"appeal by {actor}, not the requester",
                 )
             )
@@ -283,14 +276,9 @@ class ReviewService:
         verdict = self.ask.check(appeal.text, appeal.channel)
         if verdict.hard_limit or verdict.stage == "error" or appeal.category in HARD_LIMIT_IDS:
             self._audit_quietly(
-                AuditEntry(
-                    action="review",
-                    request_id=appeal.request_id,
-                    team=appeal.team,
-                    channel=appeal.channel,
-                    user=actor,
+                _appeal_entry(
+                    appeal, actor, "appeal_refused",
                     profile=verdict.profile,
-                    decision="appeal_refused",
                     category=verdict.category or appeal.category,
                     policy_version=verdict.policy_version,
                     detail="hard limit: not appealable",
@@ -484,6 +472,22 @@ class ReviewService:
             self._store.record(entry, review_id=review_id)
         except Exception as exc:
             log.error("audit write failed for a review action: %s", type(exc).__name__)
+
+
+def _appeal_entry(appeal: Appeal, actor: str, decision: str, **fields: Any) -> AuditEntry:
+    """An audit record of an action on an appeal; `fields` override the appeal's own."""
+    values: dict[str, Any] = {
+        "action": "review",
+        "request_id": appeal.request_id,
+        "team": appeal.team,
+        "channel": appeal.channel,
+        "user": actor,
+        "profile": appeal.profile,
+        "decision": decision,
+        "category": appeal.category,
+    }
+    values.update(fields)
+    return AuditEntry(**values)
 
 
 class ApprovedCategoryEngine:
