@@ -51,7 +51,7 @@ from tests.fakes.model_server import (  # noqa: E402
     default_text,
 )
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, all_text, event_body, sign  # noqa: E402
-from tests.faults.harness import PgSchema  # noqa: E402
+from tests.pg_schema import PgSchema  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import pytest
 
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import FakeSlack
-from tests.faults.harness import Node, PgSchema, node_settings, settle, start_node
+from tests.faults.harness import Node, node_settings, settle, start_node
+from tests.pg_schema import PgSchema
 
 
 @pytest.fixture

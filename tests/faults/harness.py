@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import selectors
 import socket
 import threading
@@ -26,8 +25,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import psycopg
-import pytest
 
 from bot.app import build_app, build_client
 from bot.health import HealthCheck
@@ -38,53 +35,7 @@ from bot.settings import Settings
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import TEAM_ID, FakeSlack, all_text, load_template, sign
 
-PG_URL = os.environ.get(
-    "REDLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-PG_HOST_PORT = "127.0.0.1:5432"
-
-
 # --- PostgreSQL -----------------------------------------------------------------------------
-
-
-def pg_conninfo() -> str:
-    return PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def _pg_admin() -> psycopg.Connection:
-    try:
-        return psycopg.connect(pg_conninfo(), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as e:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {PG_URL} ({str(e).strip().splitlines()[0]}); "
-            "these tests need it (set REDLINE_TEST_PG_URL to point elsewhere).",
-            pytrace=False,
-        )
-
-
-class PgSchema:
-    """A schema of its own for one test (search_path in the URL), dropped afterwards."""
-
-    def __init__(self) -> None:
-        self.name = f"redline_rel_{uuid.uuid4().hex[:12]}"
-        with _pg_admin() as conn:
-            conn.execute(f'CREATE SCHEMA "{self.name}"')
-        self.url = self.url_via(PG_HOST_PORT)
-
-    def url_via(self, host_port: str) -> str:
-        """The schema's URL through another address (e.g. a TcpProxy)."""
-        base = PG_URL.replace(PG_HOST_PORT, host_port, 1)
-        return f"{base}?options={quote(f'-csearch_path={self.name}')}"
-
-    def sql(self, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        with psycopg.connect(pg_conninfo(), autocommit=True) as conn:
-            conn.execute(f'SET search_path TO "{self.name}"')
-            cur = conn.execute(statement, params)
-            return cur.fetchall() if cur.description else []
-
-    def drop(self) -> None:
-        with _pg_admin() as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
 
 
 class TcpProxy:

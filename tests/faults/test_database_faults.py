@@ -24,12 +24,12 @@ from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, event_body
 from tests.faults.conftest import NodeFactory
 from tests.faults.harness import (
     Node,
-    PgSchema,
     TcpProxy,
     final_bot_text,
     node_settings,
     settle,
 )
+from tests.pg_schema import PgSchema
 
 REPO = Path(__file__).resolve().parents[2]
 DONE = (":warning:", "You said", ":no_entry:")

@@ -35,8 +35,8 @@ from bot.store.models import utcnow
 from bot.types import AuditEntry, Request
 from tests.fakes.model_server import FakeModelServer, Reply
 from tests.fakes.sinks import RecordingSink
+from tests.pg_schema import PgSchema
 from tests.review.conftest import ADMIN, ADMIN2, ALICE, BOB, CYBER_TEXT, HARD_TEXT, REVIEW_TEXT
-from tests.store.conftest import PgSchema
 
 BACKENDS = ("sqlite", "postgresql")
 

@@ -8,60 +8,17 @@ CI starts it, and a store that was only tested on SQLite is not tested.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import quote
 
-import psycopg
 import pytest
 
 from bot.settings import Settings
 from bot.store import Store
+from tests.pg_schema import PgSchema
 
-PG_URL = os.environ.get(
-    "REDLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 BACKENDS = ("sqlite", "postgresql")
-
-
-def pg_conninfo(url: str = PG_URL) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def _pg_admin() -> psycopg.Connection:
-    try:
-        return psycopg.connect(pg_conninfo(), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as e:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {PG_URL} ({str(e).strip().splitlines()[0]}). "
-            "The store tests need it: start PostgreSQL (CI does) or set REDLINE_TEST_PG_URL.",
-            pytrace=False,
-        )
-
-
-class PgSchema:
-    """A throw-away schema; `url` points the app at it via search_path."""
-
-    def __init__(self) -> None:
-        self.name = f"redline_test_{uuid.uuid4().hex[:12]}"
-        with _pg_admin() as conn:
-            conn.execute(f'CREATE SCHEMA "{self.name}"')
-        options = quote(f"-csearch_path={self.name}")
-        self.url = f"{PG_URL}?options={options}"
-
-    def drop(self) -> None:
-        with _pg_admin() as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
-
-    def sql(self, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        """Raw SQL behind the app's back."""
-        with psycopg.connect(pg_conninfo(), autocommit=True) as conn:
-            conn.execute(f'SET search_path TO "{self.name}"')
-            cur = conn.execute(statement, params)
-            return cur.fetchall() if cur.description else []
 
 
 @pytest.fixture(params=BACKENDS)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from bot.cli import main
 from bot.settings import Settings
 from bot.store import ReviewRefused, Store, StoreUnavailable
-from tests.store.conftest import PgSchema
+from tests.pg_schema import PgSchema
 from tests.store.helpers import entry
 from tests.store.tcp_proxy import TcpProxy
 
