@@ -4,4 +4,6 @@ import sys
 
 from bot.cli import main
 
-sys.exit(main())
+# Guarded: answer processes are spawned, and re-import the main module.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -33,6 +33,10 @@ class Pingable(Protocol):
     def ping(self) -> bool: ...
 
 
+class AnswerPool(Protocol):
+    def status(self) -> dict[str, int]: ...
+
+
 @dataclass(frozen=True)
 class ModelReach:
     configured: bool
@@ -87,15 +91,20 @@ class HealthCheck:
         probe: ModelProbe,
         policy_version: str = "",
         backend: str = "",
+        answer_workers: AnswerPool | None = None,
     ) -> None:
         self._store = store
         self._probe = probe
         self._policy_version = policy_version
         self._backend = backend
+        self._answer_workers = answer_workers
 
     @classmethod
-    def from_services(cls, services: Any) -> HealthCheck:
-        """From `bot.services.Services`: its store, its settings' model URL, its policy."""
+    def from_services(
+        cls, services: Any, answer_workers: AnswerPool | None = None
+    ) -> HealthCheck:
+        """From `bot.services.Services`: its store, its settings' model URL, its policy;
+        with `answer_workers`, whether its answer processes are up."""
         settings: Settings = services.settings
         store = getattr(services, "store", None)
         policy = getattr(getattr(services, "engine", None), "policy", None)
@@ -105,6 +114,7 @@ class HealthCheck:
             probe,
             policy_version=str(getattr(policy, "version", "") or ""),
             backend=str(getattr(store, "backend", "") or ""),
+            answer_workers=answer_workers,
         )
 
     def report(self) -> dict[str, Any]:
@@ -117,9 +127,14 @@ class HealthCheck:
                 database["backend"] = self._backend
         model = asdict(self._probe.reach())
         model.pop("checked_at", None)
-        return {
+        info: dict[str, Any] = {
             "ok": database["ok"] and model["ok"],
             "database": database,
             "model": model,
             "policy_version": self._policy_version,
         }
+        if self._answer_workers is not None:
+            # Between a crash and its replacement, acks still go out and work queues.
+            info["answer_processes"] = self._answer_workers.status()
+            info["ok"] = info["ok"] and info["answer_processes"]["alive"] > 0
+        return info

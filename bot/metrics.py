@@ -107,6 +107,17 @@ class Counter(_Instrument):
             items = sorted(self._values.items())
         return [f"{self.name}{_labels(self.labelnames, k)} {_number(v)}" for k, v in items]
 
+    def drain(self) -> dict[LabelValues, float]:
+        """What was counted since the last drain, and reset (see `Registry.drain`)."""
+        with self._lock:
+            values, self._values = self._values, {}
+        return values
+
+    def absorb(self, values: dict[LabelValues, float]) -> None:
+        with self._lock:
+            for key, amount in values.items():
+                self._values[key] = self._values.get(key, 0.0) + amount
+
 
 class Gauge(_Instrument):
     """A value set directly, or read from `source` at scrape time (e.g. queue depth)."""
@@ -192,6 +203,22 @@ class Histogram(_Instrument):
             lines.append(f"{self.name}_count{_labels(self.labelnames, key)} {running}")
         return lines
 
+    def drain(self) -> dict[LabelValues, tuple[list[int], float]]:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            sums, self._sums = self._sums, {}
+        return {key: (value, sums[key]) for key, value in counts.items()}
+
+    def absorb(self, values: dict[LabelValues, tuple[list[int], float]]) -> None:
+        with self._lock:
+            for key, (counts, total) in values.items():
+                mine = self._counts.setdefault(key, [0] * (len(self.buckets) + 1))
+                if len(counts) != len(mine):
+                    continue  # another build's buckets: cannot be merged
+                for i, n in enumerate(counts):
+                    mine[i] += n
+                self._sums[key] = self._sums.get(key, 0.0) + total
+
 
 class Registry:
     """Instruments by name, rendered in registration order."""
@@ -221,6 +248,28 @@ class Registry:
         buckets: Sequence[float] = HTTP_BUCKETS,
     ) -> Histogram:
         return self._add(Histogram(name, help_text, labelnames, buckets))
+
+    def drain(self) -> dict[str, Any]:
+        """Counter and histogram values since the last drain, reset, as plain data: an
+        answer process sends these to the serving process, which `absorb`s them, so one
+        `/metrics` covers every process. Gauges stay where they are set."""
+        with self._lock:
+            instruments = list(self._instruments.values())
+        delta: dict[str, Any] = {}
+        for instrument in instruments:
+            if isinstance(instrument, Counter | Histogram):
+                values = instrument.drain()
+                if values:
+                    delta[instrument.name] = values
+        return delta
+
+    def absorb(self, delta: dict[str, Any]) -> None:
+        with self._lock:
+            instruments = dict(self._instruments)
+        for name, values in delta.items():
+            instrument = instruments.get(name)
+            if isinstance(instrument, Counter | Histogram):
+                instrument.absorb(values)
 
     def render(self) -> str:
         with self._lock:
@@ -278,6 +327,10 @@ class Metrics:
         self.review_queue_depth = r.gauge(
             "redline_review_queue_depth", "Pending items in the human review queue."
         )
+        self.answer_queue_depth = r.gauge(
+            "redline_answer_queue_depth",
+            "Deliveries waiting for an answer process (REDLINE_ANSWER_PROCESSES).",
+        )
         self.http_requests = r.counter(
             "redline_http_requests_total", "HTTP answers by route and status.", ("route", "status")
         )
@@ -291,6 +344,9 @@ class Metrics:
     def watch_review_queue(self, depth: Callable[[], float | None]) -> None:
         """Read the queue depth from `depth()` at each scrape (None: keep the last value)."""
         self.review_queue_depth.source = depth
+
+    def watch_answer_queue(self, depth: Callable[[], float | None]) -> None:
+        self.answer_queue_depth.source = depth
 
     def observe_entry(self, entry: AuditEntry) -> None:
         """Count one audited decision (see `MeteredAudit`)."""

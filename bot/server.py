@@ -14,8 +14,10 @@ threaded production server with bounded request sizes.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
+import signal
 import sys
 import threading
 import time
@@ -27,6 +29,7 @@ from urllib.parse import parse_qsl
 from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.answer_workers import AnswerWorkers, Delivery, start_answer_workers
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,12 @@ class EventDispatcher:
     """
 
     def __init__(
-        self, app: App, signing_secret: str, workers: int = 1, max_pending: int = 1000
+        self,
+        app: App,
+        signing_secret: str,
+        workers: int = 1,
+        max_pending: int = 1000,
+        answer_workers: AnswerWorkers | None = None,
     ) -> None:
         self._app = app
         self._verifier = SignatureVerifier(signing_secret)
@@ -65,6 +73,8 @@ class EventDispatcher:
         self._max_pending = max_pending
         self._pending = 0
         self._lock = threading.Lock()
+        # With answer processes, the whole dispatch happens there: nothing runs here.
+        self._answer_workers = answer_workers
 
     def verified(self, raw: str, headers: dict[str, str]) -> bool:
         timestamp = headers.get("x-slack-request-timestamp", "")
@@ -74,6 +84,8 @@ class EventDispatcher:
         return self._verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
 
     def submit(self, raw: str, query: str, headers: dict[str, str]) -> bool:
+        if self._answer_workers is not None:
+            return self._answer_workers.submit(Delivery(raw, query, headers))
         with self._lock:
             if self._pending >= self._max_pending:
                 return False
@@ -94,12 +106,17 @@ class EventDispatcher:
 
 
 def make_wsgi_app(
-    app: App, settings: Settings, health: Callable[[], dict[str, Any]] | None = None
+    app: App,
+    settings: Settings,
+    health: Callable[[], dict[str, Any]] | None = None,
+    answer_workers: AnswerWorkers | None = None,
 ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """The WSGI application served by waitress (and by the tests and the benchmark)."""
     started = time.time()
     limit = settings.max_body_bytes
-    events = EventDispatcher(app, settings.slack_signing_secret)
+    events = EventDispatcher(
+        app, settings.slack_signing_secret, answer_workers=answer_workers
+    )
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -343,11 +360,15 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import build_services
 
     configure_logging(settings)  # secrets and token shapes scrubbed from every logger
+    # SIGTERM (a deploy, a scale-down) unwinds like Ctrl-C: answer processes and the
+    # review sweeper are stopped and the store closed by the `finally` below.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # Hand the GIL over more often (default 5 ms): the request threads that ack Slack
     # wait less behind CPU-bound policy checks running in the workers.
     sys.setswitchinterval(0.001)
     services = build_services(settings)
     sweeper = None
+    workers: AnswerWorkers | None = None
     try:
         metrics = getattr(services, "metrics", None) or Metrics()
         client = build_client(settings)
@@ -360,19 +381,29 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             sweeper = ReviewSweeper(services.reviews, services.store).start()
         identity = verify_token(app)
         log.info("connected to Slack team %s as %s", identity.get("team"), identity.get("user"))
+        workers = start_answer_workers(app, settings, metrics)
+        # The policy engine, lexicons and app live as long as the process: keep them out
+        # of the cyclic GC, whose full pass over them (~50 ms, GIL held) stalls every ack.
+        gc.freeze()
         if settings.socket_mode:
             log.info("Socket Mode: connecting (no public URL needed)")
             socket_mode_handler(app, settings).start()  # blocks until interrupted
             return 0
-        health = HealthCheck.from_services(services)
-        serve_http(app, settings, health=health.report, metrics=metrics)
+        health = HealthCheck.from_services(services, answer_workers=workers)
+        serve_http(app, settings, health=health.report, metrics=metrics, answer_workers=workers)
         return 0
     finally:
+        if workers is not None:
+            workers.stop()
         if sweeper is not None:
             sweeper.stop()
         close = getattr(services, "close", None)
         if callable(close):
             close()
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def socket_mode_handler(app: App, settings: Settings) -> Any:
@@ -393,13 +424,14 @@ def create_http_server(
     *,
     health: Callable[[], dict[str, Any]] | None = None,
     metrics: Any = None,
+    answer_workers: AnswerWorkers | None = None,
 ) -> Any:
     """The waitress server `redline serve` runs (tests and the benchmark use it too).
     With `metrics` (a `bot.metrics.Metrics`), `/metrics` is served and every answer is
     counted and timed."""
     from waitress.server import create_server
 
-    wsgi = make_wsgi_app(app, settings, health=health)
+    wsgi = make_wsgi_app(app, settings, health=health, answer_workers=answer_workers)
     if metrics is not None:
         from bot.metrics import instrument_wsgi
 
@@ -421,8 +453,11 @@ def serve_http(
     *,
     health: Callable[[], dict[str, Any]] | None = None,
     metrics: Any = None,
+    answer_workers: AnswerWorkers | None = None,
 ) -> None:
-    server = create_http_server(app, settings, health=health, metrics=metrics)
+    server = create_http_server(
+        app, settings, health=health, metrics=metrics, answer_workers=answer_workers
+    )
     log.info("HTTP mode: listening on %s:%s%s", settings.host, settings.port, EVENTS_PATH)
     try:
         server.run()

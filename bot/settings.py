@@ -59,6 +59,7 @@ class Settings:
     host: str = "0.0.0.0"
     max_body_bytes: int = 1_000_000
     http_threads: int = 8
+    answer_processes: int = 0  # 0: answer in the serving process (see bot/answer_workers.py)
     # Model
     llm_provider: str = "none"
     llm_base_url: str = ""
@@ -226,6 +227,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         "host": _text(env, "HOST") or "0.0.0.0",
         "max_body_bytes": _int(env, "REDLINE_MAX_BODY_BYTES", 1_000_000, minimum=1024),
         "http_threads": _int(env, "REDLINE_HTTP_THREADS", 8, minimum=1),
+        "answer_processes": _int(env, "REDLINE_ANSWER_PROCESSES", 0),
         "llm_provider": provider,
         "llm_base_url": base_url.rstrip("/"),
         "llm_api_key": api_key,

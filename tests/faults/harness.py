@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
+from bot.answer_workers import AnswerWorkers, start_answer_workers
 from bot.app import build_app, build_client
 from bot.health import HealthCheck
 from bot.metrics import Metrics, SlackErrorCounter
@@ -153,6 +154,7 @@ class Node:
     metrics: Metrics
     server: Any
     thread: threading.Thread
+    answer_workers: AnswerWorkers | None = None
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=15))
 
     def post(
@@ -182,6 +184,8 @@ class Node:
         self.http.close()
         self.server.close()
         self.thread.join(timeout=0.1)  # waitress keeps its loop until the process ends
+        if self.answer_workers is not None:
+            self.answer_workers.stop()
         self.services.close()
 
 
@@ -195,17 +199,21 @@ def start_node(settings: Settings, *, observed: bool = True, port: int = 0) -> N
     if observed:
         client.retry_handlers.insert(0, SlackErrorCounter(metrics))
     app = build_app(settings, services, client=client)
+    workers = start_answer_workers(app, settings, metrics)  # settings.answer_processes
     if observed:
-        health = HealthCheck.from_services(services)
+        health = HealthCheck.from_services(services, answer_workers=workers)
         server = create_http_server(
-            app, settings, host="127.0.0.1", port=port, health=health.report, metrics=metrics
+            app, settings, host="127.0.0.1", port=port, health=health.report,
+            metrics=metrics, answer_workers=workers,
         )
     else:
-        server = create_http_server(app, settings, host="127.0.0.1", port=port)
+        server = create_http_server(
+            app, settings, host="127.0.0.1", port=port, answer_workers=workers
+        )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.effective_port}"
-    return Node(url, settings, services, metrics, server, thread)
+    return Node(url, settings, services, metrics, server, thread, workers)
 
 
 # --- reading what Slack saw -----------------------------------------------------------------
