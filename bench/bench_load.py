@@ -1,22 +1,25 @@
 """Two replicas behind a "load balancer", sharing PostgreSQL, under Slack's delivery pattern.
 
     .venv/bin/python bench/bench_load.py [--events 1000] [--retry-fraction 0.2]
-        [--concurrency 50] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--concurrency 50] [--rounds 3] [--answer-processes 1] [--client-processes 5]
+        [--rate N]
 
 Starts a fake Slack Web API and a fake streaming model on 127.0.0.1, a fresh PostgreSQL
 schema, and two `python -m bot serve` processes (HTTP mode, waitress, the real app with
-its classifier) on two loopback ports, both on that schema. Then sends `--events` signed
-Events API deliveries with `--concurrency` in flight from a separate process (so the
-client does not share a GIL with the fakes): a fraction `--retry-fraction` of them are
-Slack-style retries (same body and event_id, `X-Slack-Retry-Num: 1`) of an earlier event,
-sent to the *other* replica than the original, soon after it (often while it is still
-being answered).
+its classifier, `REDLINE_ANSWER_PROCESSES=--answer-processes`) on two loopback ports,
+both on that schema. Then, `--rounds` times, sends `--events` fresh signed Events API
+deliveries with `--concurrency` in flight, shared by `--client-processes` client
+processes (so the load generator's own GIL neither slows the sending nor adds to the
+measured latency): a fraction `--retry-fraction` of them are Slack-style retries (same
+body and event_id, `X-Slack-Retry-Num: 1`) of an earlier event, sent to the *other*
+replica than the original, soon after it (often while it is still being answered).
 
-Prints: ack latency p50/p95/p99/max (client side, request sent -> HTTP answer) for all
-deliveries, originals and retries, plus a baseline measured in the same run (the same
-replicas, idle: one delivery every 50 ms, before the load); unique events; answers posted;
-duplicate answers; lost events (no answer); model calls; how long after the last ack
-every event had its answer.
+Prints per round: ack latency p50/p95/p99/max (client side, request sent -> HTTP answer)
+for all deliveries, originals and retries, plus a baseline measured in the same run (the
+same replicas, idle: one delivery every 50 ms, before the load); the replicas' own ack
+histogram from /metrics; unique events; answers posted; duplicate answers; lost events
+(no answer); model calls; how long after the last ack every event had its answer. Then
+the median of the rounds' ack p99.
 No assertions: figures only (targets: 0 duplicates, 0 lost, ack p99 <= 100 ms).
 """
 
@@ -25,10 +28,12 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import multiprocessing
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from bot.metrics import parse  # noqa: E402
 from tests.fakes.model_server import (  # noqa: E402
     FakeModelServer,
     RecordedRequest,
@@ -89,7 +95,12 @@ def free_port() -> int:
 
 
 def start_replica(
-    port: int, slack: FakeSlack, model: FakeModelServer, database_url: str, workdir: Path
+    port: int,
+    slack: FakeSlack,
+    model: FakeModelServer,
+    database_url: str,
+    workdir: Path,
+    answer_processes: int,
 ) -> subprocess.Popen[bytes]:
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -107,6 +118,7 @@ def start_replica(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "REDLINE_LOG_LEVEL": "warning",
+        "REDLINE_ANSWER_PROCESSES": str(answer_processes),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "--env-file", str(workdir / "none.env"), "serve"],
@@ -130,16 +142,18 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
 
 
 def fire(
-    ports: list[int], shots: list[Shot], concurrency: int, rate: float = 0.0
+    ports: list[int], shots: list[Shot], indices: list[int], threads: int, rate: float,
+    start_at: float,
 ) -> list[tuple[int, float, float, int]]:
-    """In a separate process: send every shot with at most `concurrency` in flight, each
-    worker on its own keep-alive connection per replica; with `rate` > 0, shot i is not
-    sent before start + i / rate (an open loop, as Slack's deliveries arrive). Returns
+    """In a client process: send `shots[i]` for each i in `indices` from `threads` threads,
+    each on its own keep-alive connection per replica, none before `start_at` (wall
+    clock, shared by the client processes); with `rate` > 0, shot i is not sent before
+    start_at + i / rate (an open loop, as Slack's deliveries arrive). Returns
     (index, sent_at, latency, status); sent_at is time.time()."""
     results: list[tuple[int, float, float, int]] = []
     lock = threading.Lock()
-    next_index = iter(range(len(shots)))
-    t0 = time.perf_counter()
+    next_index = iter(indices)
+    time.sleep(max(0.0, start_at - time.time()))
 
     def worker() -> None:
         conns = {p: http.client.HTTPConnection("127.0.0.1", p, timeout=30) for p in ports}
@@ -149,7 +163,7 @@ def fire(
             if i is None:
                 break
             if rate > 0:
-                delay = t0 + i / rate - time.perf_counter()
+                delay = start_at + i / rate - time.time()
                 if delay > 0:
                     time.sleep(delay)
             shot = shots[i]
@@ -173,12 +187,47 @@ def fire(
         for conn in conns.values():
             conn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for t in threads:
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
-    return sorted(results)
+    return results
+
+
+def fire_from(
+    pool: ProcessPoolExecutor, processes: int, ports: list[int], shots: list[Shot],
+    concurrency: int, rate: float,
+) -> tuple[list[tuple[int, float, float, int]], float]:
+    """Split the shots (interleaved) and the in-flight budget over `processes` client
+    processes, so the load generator's own GIL does not add to the measured latency.
+    Returns the results in shot order and the wall time from the common start."""
+    processes = max(1, min(processes, concurrency))
+    start_at = time.time() + 1.0  # every client process is up before the first shot
+    futures = [
+        pool.submit(
+            fire, ports, shots, list(range(k, len(shots), processes)),
+            concurrency // processes + (1 if k < concurrency % processes else 0),
+            rate, start_at,
+        )
+        for k in range(processes)
+    ]
+    results = sorted(r for f in futures for r in f.result())
+    return results, time.time() - start_at
+
+
+def server_ack_buckets(ports: list[int]) -> dict[float, float]:
+    """Cumulative count of /slack/events answers per histogram bound, summed over the
+    replicas' /metrics: the server's own view of the ack (WSGI in -> answer out)."""
+    totals: dict[float, float] = {}
+    for port in ports:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        for sample in parse(text):
+            if (sample.name == "redline_http_request_seconds_bucket"
+                    and sample.labels.get("route") == "/slack/events"):
+                bound = float(sample.labels["le"])
+                totals[bound] = totals.get(bound, 0.0) + sample.value
+    return totals
 
 
 def build_shots(
@@ -224,6 +273,18 @@ def main() -> int:
     parser.add_argument("--chunk-delay", type=float, default=0.02, help="s between model chunks")
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="load rounds of --events each (fresh events), against the same replicas",
+    )
+    parser.add_argument(
+        "--client-processes", type=int, default=5,
+        help="load generator processes sharing the in-flight budget",
+    )
+    parser.add_argument(
+        "--answer-processes", type=int, default=1,
+        help="REDLINE_ANSWER_PROCESSES per replica (0: answer in the serving process)",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -238,30 +299,46 @@ def main() -> int:
         try:
             ports = [free_port(), free_port()]
             for port in ports:
-                procs.append(start_replica(port, slack, model, schema.url, Path(tmp)))
+                procs.append(start_replica(
+                    port, slack, model, schema.url, Path(tmp), args.answer_processes
+                ))
             for port, proc in zip(ports, procs, strict=True):
                 wait_ready(port, proc)
             print(f"replicas: 127.0.0.1:{ports[0]} and 127.0.0.1:{ports[1]}, "
                   f"PostgreSQL schema {schema.name}")
 
             spawn = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as client:
+            with ProcessPoolExecutor(max_workers=args.client_processes, mp_context=spawn) as client:
                 # Baseline: the same replicas, idle: one delivery every 50 ms.
                 base_events, base_shots = build_shots(args.baseline, 0.0, slack.signing_secret,
                                                       rng)
-                base = client.submit(fire, ports, base_shots, 1, 20.0).result()
+                base, _ = fire_from(client, 1, ports, base_shots, 1, 20.0)
                 wait_answers(slack, base_events, timeout=60)
-                slack.clear()
-                calls_before = model.model_calls
-
-                events, shots = build_shots(args.events, args.retry_fraction,
-                                            slack.signing_secret, rng)
-                started = time.time()
-                results = client.submit(fire, ports, shots, args.concurrency, args.rate).result()
-                sent_s = time.time() - started
-            drained = wait_answers(slack, events, timeout=args.drain_timeout)
-            model_calls = model.model_calls - calls_before
-            report(args, events, shots, results, base, slack, model_calls, sent_s, drained)
+                p99s: list[float] = []
+                for round_no in range(1, args.rounds + 1):
+                    slack.clear()
+                    calls_before = model.model_calls
+                    events, shots = build_shots(args.events, args.retry_fraction,
+                                                slack.signing_secret, rng)
+                    before = server_ack_buckets(ports)
+                    results, sent_s = fire_from(
+                        client, args.client_processes, ports, shots, args.concurrency, args.rate
+                    )
+                    after = server_ack_buckets(ports)
+                    drained = wait_answers(slack, events, timeout=args.drain_timeout)
+                    model_calls = model.model_calls - calls_before
+                    print(f"\n--- round {round_no} of {args.rounds}")
+                    report(args, events, shots, results, base, slack, model_calls, sent_s,
+                           drained)
+                    server_side = {b: after[b] - before.get(b, 0.0) for b in after}
+                    total = max(1.0, server_side.get(math.inf, 0.0))
+                    print("server side (replicas' /metrics, ack histogram): " + "  ".join(
+                        f"<= {b * 1000:g} ms {n / total:.1%}"
+                        for b, n in sorted(server_side.items()) if b in (0.005, 0.025, 0.1)
+                    ))
+                    p99s.append(percentile([lat * 1000 for _, _, lat, _ in results], 99))
+            print(f"\nack p99 per round: {', '.join(f'{v:.1f}' for v in p99s)} ms; "
+                  f"median {statistics.median(p99s):.1f} ms (target <= 100 ms)")
         finally:
             for proc in procs:
                 proc.terminate()
@@ -321,7 +398,8 @@ def report(
     load1 = os.getloadavg()[0]
     pace = f"{args.rate:g}/s offered" if args.rate > 0 else "closed loop"
     print(f"\nload: {len(shots)} deliveries ({len(events)} events + {n_retries} retries to the "
-          f"other replica), up to {args.concurrency} in flight ({pace}), 2 replicas, "
+          f"other replica), up to {args.concurrency} in flight ({pace}), 2 replicas "
+          f"(answer processes each: {args.answer_processes}), "
           f"{cpu} CPUs, load average {load1:.1f} at the end (other work on the machine "
           "skews these figures)")
     print(f"sent in {sent_s:.1f} s ({len(shots) / sent_s:.0f} deliveries/s); "
