@@ -132,9 +132,12 @@ class Classifier:
             zip((hashed.char, hashed.word, hashed.concept), scales, strict=True)
         ):
             if len(idx):
-                # einsum sums the gathered rows about twice as fast as .sum(axis=0), and
-                # without a BLAS call (whose threads would fight the server's own)
-                summed = np.einsum("ij->j", self.weights[idx]).reshape(self.n_models, k)
+                # np.take gathers rows several times faster than fancy indexing (same
+                # rows, same order); einsum sums them about twice as fast as
+                # .sum(axis=0), and without a BLAS call (whose threads would fight the
+                # server's own)
+                rows = np.take(self.weights, idx, axis=0)
+                summed = np.einsum("ij->j", rows).reshape(self.n_models, k)
                 z += (self.group_weights[:, g : g + 1] * scale) * summed
         return z
 
