@@ -470,12 +470,16 @@ class Lexicon:
 
     def names(self, sentence: str) -> set[str]:
         """Lexicon names present in one sentence (normalised text)."""
+        return self._names(sentence, may_have_cjk=True)
+
+    def _names(self, sentence: str, may_have_cjk: bool) -> set[str]:
+        # `may_have_cjk` False: the caller knows the whole text has no CJK character
         found: set[str] = set()
         words = _WORD.findall(_fold(sentence))
         last = len(words) - 1
-        cache = self._cache
+        get, lookup = self._cache.get, self._lookup
         for i, word in enumerate(words):
-            entry = cache.get(word) or self._lookup(word)
+            entry = get(word) or lookup(word)
             if entry is _NOTHING:  # most words: nothing to do
                 continue
             singles, loose, by_second = entry
@@ -492,7 +496,7 @@ class Lexicon:
             for phrase in loose:
                 if phrase.name not in found and self._rest_matches(phrase, words, i):
                     found.add(phrase.name)
-        if _CJK.search(sentence):
+        if may_have_cjk and _CJK.search(sentence):
             by_first = self._cjk_by_first
             for ch in set(sentence).intersection(by_first):
                 for entry, name in by_first[ch]:
@@ -501,22 +505,27 @@ class Lexicon:
         return found
 
     def sentences(self, text: str) -> list[set[str]]:
-        return [self.names(s) for s in _SENTENCE.split(text) if s.strip()]
+        cjk = _CJK.search(text) is not None
+        return [self._names(s, cjk) for s in _SENTENCE.split(text) if s.strip()]
 
     def split(self, text: str) -> list[tuple[str, set[str]]]:
         """(sentence, names) for each sentence of `text`."""
-        return [(s, self.names(s)) for s in _SENTENCE.split(text) if s.strip()]
+        cjk = _CJK.search(text) is not None
+        return [(s, self._names(s, cjk)) for s in _SENTENCE.split(text) if s.strip()]
 
     def split_spans(self, text: str) -> list[tuple[int, int, set[str]]]:
         """(start, end, names) for each sentence of `text`, in order."""
+        cjk = _CJK.search(text) is not None  # one scan, not one per sentence
         spans: list[tuple[int, int, set[str]]] = []
         pos = 0
         for m in _SENTENCE.finditer(text):
-            if text[pos : m.start()].strip():
-                spans.append((pos, m.start(), self.names(text[pos : m.start()])))
+            sentence = text[pos : m.start()]
+            if sentence.strip():
+                spans.append((pos, m.start(), self._names(sentence, cjk)))
             pos = m.end()
-        if text[pos:].strip():
-            spans.append((pos, len(text), self.names(text[pos:])))
+        sentence = text[pos:]
+        if sentence.strip():
+            spans.append((pos, len(text), self._names(sentence, cjk)))
         return spans
 
 
