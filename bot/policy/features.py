@@ -88,6 +88,7 @@ class Hasher:
             table[cp] = ch.isalnum() or ch == "_"
         self._wordchar = table
         self.lexicon = Lexicon()
+        self._concept_memo: dict[tuple[frozenset[str], frozenset[frozenset[str]]], np.ndarray] = {}
 
     def _index(self, h: np.ndarray, salt: np.uint64) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -142,10 +143,30 @@ class Hasher:
         return HashedText(char_idx, _distinct(np.concatenate(words)), concept)
 
     def _concepts(self, sentence_names: list[set[str]]) -> np.ndarray:
-        tokens = concept_tokens(sentence_names)
-        if not tokens:
-            return np.zeros(0, dtype=np.int64)
-        mask = (1 << self.bits) - 1
-        return _distinct(
-            np.array([(zlib.crc32(t.encode()) * 2654435761) & mask for t in tokens], dtype=np.int64)
-        )
+        # The distinct indices depend only on the names in the whole text and on the
+        # distinct name sets of its ask-only sentences (what concept_tokens reads), which
+        # take few values: memoised on those.
+        ask_only: set[frozenset[str]] = set()
+        others: set[str] = set()  # never ask-only: an "ask" in it comes with discuss/defend
+        for names in sentence_names:
+            if "ask" in names and "discuss" not in names and "defend" not in names:
+                ask_only.add(frozenset(names))
+            else:
+                others |= names
+        key = (frozenset(others.union(*ask_only)), frozenset(ask_only))
+        hit = self._concept_memo.get(key)
+        if hit is not None:
+            return hit
+        tokens = concept_tokens([others, *ask_only])
+        if tokens:
+            mask = (1 << self.bits) - 1
+            idx = _distinct(np.array(
+                [(zlib.crc32(t.encode()) * 2654435761) & mask for t in tokens], dtype=np.int64
+            ))
+        else:
+            idx = np.zeros(0, dtype=np.int64)
+        idx.flags.writeable = False  # shared by every text with this key
+        if len(self._concept_memo) >= 50_000:
+            self._concept_memo.clear()
+        self._concept_memo[key] = idx
+        return idx
