@@ -20,6 +20,7 @@ vectorised, deterministic across processes (no Python `hash`).
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field
 
@@ -60,10 +61,12 @@ class HashedText:
     concept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def scales(self) -> tuple[float, float, float]:
+        # math.sqrt rounds as np.sqrt does; kept np.float64 (not a Python float), which
+        # fixes the precision of the products the classifier forms with them
         return (
-            1.0 / np.sqrt(max(len(self.char), 1)),
-            1.0 / np.sqrt(max(len(self.word), 1)),
-            1.0 / np.sqrt(max(len(self.concept), 1)),
+            np.float64(1.0 / math.sqrt(max(len(self.char), 1))),
+            np.float64(1.0 / math.sqrt(max(len(self.word), 1))),
+            np.float64(1.0 / math.sqrt(max(len(self.concept), 1))),
         )
 
 
@@ -90,10 +93,11 @@ class Hasher:
         self.lexicon = Lexicon()
         self._concept_memo: dict[tuple[frozenset[str], frozenset[frozenset[str]]], np.ndarray] = {}
 
+    # No np.errstate around the hashing: numpy never checks integer *array* arithmetic for
+    # overflow (uint64 wraps silently), and entering the context costs more than the
+    # arithmetic on a short message.
     def _index(self, h: np.ndarray, salt: np.uint64) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            mixed = (h ^ salt) * _MIX
-        return (mixed >> self._shift).astype(np.int64)
+        return (((h ^ salt) * _MIX) >> self._shift).astype(np.int64)
 
     def hash_text(self, text: str, sentence_names: list[set[str]] | None = None) -> HashedText:
         """Features of `text`; `sentence_names` may pass in its lexicon split, if known."""
@@ -102,16 +106,15 @@ class Hasher:
         c = cps.astype(np.uint64)
         n = len(c)
         chars = []
-        with np.errstate(over="ignore"):
-            # rolling: the k-gram hashes are the (k-1)-gram ones times the base plus the
-            # next code point (exact in wrapping uint64), so each n costs one pass
-            h = c
-            for k in range(2, CHAR_NGRAMS[-1] + 1):
-                if n < k:
-                    break
-                h = h[:-1] * _BASE + c[k - 1 :]
-                if k in CHAR_NGRAMS:
-                    chars.append(h + np.uint64(k))
+        # rolling: the k-gram hashes are the (k-1)-gram ones times the base plus the next
+        # code point (exact in wrapping uint64), so each n costs one pass
+        h = c
+        for k in range(2, CHAR_NGRAMS[-1] + 1):
+            if n < k:
+                break
+            h = h[:-1] * _BASE + c[k - 1 :]
+            if k in CHAR_NGRAMS:
+                chars.append(h + np.uint64(k))
         char_idx = (
             _distinct(self._index(np.concatenate(chars), _SALT["char"]))
             if chars else np.zeros(0, dtype=np.int64)
@@ -129,17 +132,16 @@ class Hasher:
         present = set().union(*sentence_names) if sentence_names else set()
         if len(starts) == 0:
             return HashedText(char_idx, np.zeros(0, dtype=np.int64), concept)
-        with np.errstate(over="ignore"):
-            prefix = np.concatenate(([np.uint64(0)], np.cumsum(c * self._pow[:n])))
-            wh = (prefix[ends] - prefix[starts]) * self._ipow[starts]
-            wh = wh + (ends - starts).astype(np.uint64)
-            words = [self._index(wh, _SALT["word"])]
-            if len(wh) > 1:
-                bh = wh[:-1] * _MIX + wh[1:]
-                words.append(self._index(bh, _SALT["bigram"]))
-            for name in INTENTS:
-                if name in present:
-                    words.append(self._index(wh, _SALT[name]))
+        prefix = np.concatenate(([np.uint64(0)], np.cumsum(c * self._pow[:n])))
+        wh = (prefix[ends] - prefix[starts]) * self._ipow[starts]
+        wh = wh + (ends - starts).astype(np.uint64)
+        words = [self._index(wh, _SALT["word"])]
+        if len(wh) > 1:
+            bh = wh[:-1] * _MIX + wh[1:]
+            words.append(self._index(bh, _SALT["bigram"]))
+        for name in INTENTS:
+            if name in present:
+                words.append(self._index(wh, _SALT[name]))
         return HashedText(char_idx, _distinct(np.concatenate(words)), concept)
 
     def _concepts(self, sentence_names: list[set[str]]) -> np.ndarray:
