@@ -94,9 +94,7 @@ class Classifier:
         self.hasher = Hasher(bits=bits)
         self.examples = examples
         self.hard_mask = np.array([label in HARD_LIMIT_IDS for label in labels])
-        self._example_tokens = {
-            cat: [set(_TOKEN.findall(t)) for t in texts] for cat, texts in examples.items()
-        }
+        self._example_index = {cat: _ExampleIndex(texts) for cat, texts in examples.items()}
 
     @classmethod
     def load(cls, path: Path | str) -> Classifier:
@@ -132,9 +130,12 @@ class Classifier:
             zip((hashed.char, hashed.word, hashed.concept), scales, strict=True)
         ):
             if len(idx):
-                # einsum sums the gathered rows about twice as fast as .sum(axis=0), and
-                # without a BLAS call (whose threads would fight the server's own)
-                summed = np.einsum("ij->j", self.weights[idx]).reshape(self.n_models, k)
+                # np.take gathers rows several times faster than fancy indexing (same
+                # rows, same order); einsum sums them about twice as fast as
+                # .sum(axis=0), and without a BLAS call (whose threads would fight the
+                # server's own)
+                rows = np.take(self.weights, idx, axis=0)
+                summed = np.einsum("ij->j", rows).reshape(self.n_models, k)
                 z += (self.group_weights[:, g : g + 1] * scale) * summed
         return z
 
@@ -197,14 +198,44 @@ class Classifier:
 
     def evidence(self, normalised: str, category: str, scores: Scores) -> tuple[str, ...]:
         """The nearest training examples of `category` (word overlap), for the audit."""
+        index = self._example_index.get(category)
+        if index is None:
+            return ()
         tokens = set(_TOKEN.findall(normalised[:WINDOW_CHARS * 4]))
-        best: list[tuple[float, str]] = []
-        for text, toks in zip(
-            self.examples.get(category, []), self._example_tokens.get(category, []), strict=False
-        ):
-            inter = len(toks & tokens)
-            union = len(tokens) + len(toks) - inter
-            if union:
-                best.append((inter / union, text))
-        best.sort(key=lambda x: -x[0])
-        return tuple(f"like: {t[:140]}" for _, t in best[:2])
+        return tuple(f"like: {t[:140]}" for t in index.nearest(tokens, 2))
+
+
+class _ExampleIndex:
+    """One category's examples, with an inverted index of their word tokens.
+
+    `nearest` ranks by Jaccard overlap, highest first and ties in example order (as a
+    stable sort of every example would), but only visits the examples that share a token
+    with the text: a short message shares few, so it costs a fraction of a full scan.
+    """
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        token_sets = [set(_TOKEN.findall(t)) for t in texts]
+        self.sizes = [len(toks) for toks in token_sets]
+        self.postings: dict[str, list[int]] = {}
+        for j, toks in enumerate(token_sets):
+            for tok in toks:
+                self.postings.setdefault(tok, []).append(j)
+
+    def nearest(self, tokens: set[str], n: int) -> list[str]:
+        shared: dict[int, int] = {}
+        for tok in tokens:
+            for j in self.postings.get(tok, ()):
+                shared[j] = shared.get(j, 0) + 1
+        size = len(tokens)
+        ranked = sorted(
+            (-(inter / (size + self.sizes[j] - inter)), j) for j, inter in shared.items()
+        )
+        best = [j for _, j in ranked[:n]]
+        # then the examples sharing nothing (overlap 0), in order; an empty union is no match
+        for j, sz in enumerate(self.sizes):
+            if len(best) >= n:
+                break
+            if j not in shared and size + sz:
+                best.append(j)
+        return [self.texts[j] for j in best]

@@ -389,6 +389,14 @@ class _Phrase:
     words: tuple[str, ...]  # each word exact, or a prefix when it ends with "*"
 
 
+# What one word can contribute: the names of the one-word entries it completes; the
+# longer phrases it starts whose second word is a prefix (checked word by word); and, by
+# exact second word, the names of the two-word phrases that pair completes together with
+# the still longer phrases to check word by word.
+_Entry = tuple[frozenset[str], tuple[_Phrase, ...], dict[str, tuple[frozenset[str], tuple[_Phrase, ...]]]]
+_NOTHING: _Entry = (frozenset(), (), {})  # shared by every word that starts no entry
+
+
 class Lexicon:
     """Finds which lexicon names (concepts and intents) occur in a text, per sentence."""
 
@@ -411,13 +419,15 @@ class Lexicon:
                     else:
                         self._exact.setdefault(first, []).append(phrase)
         self._lengths = sorted(self._prefix)
-        # per word: (names of one-word entries it completes, longer phrases it may start,
-        # exact-second-word index of those phrases); bounded memo, owned by this object
-        self._cache: dict[str, tuple[frozenset[str], tuple[_Phrase, ...], dict[str, list[_Phrase]]]] = {}
+        # CJK entries by first character: a sentence need only try the entries whose
+        # first character it contains (a few of hundreds)
+        self._cjk_by_first: dict[str, list[tuple[str, str]]] = {}
+        for entry, name in self._cjk:
+            self._cjk_by_first.setdefault(entry[0], []).append((entry, name))
+        # per word, what it contributes (_Entry); bounded memo, owned by this object
+        self._cache: dict[str, _Entry] = {}
 
-    def _lookup(
-        self, word: str
-    ) -> tuple[frozenset[str], tuple[_Phrase, ...], dict[str, list[_Phrase]]]:
+    def _lookup(self, word: str) -> _Entry:
         hit = self._cache.get(word)
         if hit is not None:
             return hit
@@ -428,11 +438,18 @@ class Lexicon:
             found.extend(self._prefix[n].get(word[:n], ()))
         singles = frozenset(p.name for p in found if len(p.words) == 1)
         loose = tuple(p for p in found if len(p.words) > 1 and p.words[1].endswith("*"))
-        by_second: dict[str, list[_Phrase]] = {}
+        pairs: dict[str, set[str]] = {}
+        longer: dict[str, list[_Phrase]] = {}
         for p in found:
             if len(p.words) > 1 and not p.words[1].endswith("*"):
-                by_second.setdefault(p.words[1], []).append(p)
-        result = (singles, loose, by_second)
+                pairs.setdefault(p.words[1], set())
+                longer.setdefault(p.words[1], [])
+                if len(p.words) == 2:
+                    pairs[p.words[1]].add(p.name)
+                else:
+                    longer[p.words[1]].append(p)
+        by_second = {w: (frozenset(pairs[w]), tuple(longer[w])) for w in pairs}
+        result = (singles, loose, by_second) if found else _NOTHING
         if len(self._cache) < 200_000:
             self._cache[word] = result
         return result
@@ -453,45 +470,62 @@ class Lexicon:
 
     def names(self, sentence: str) -> set[str]:
         """Lexicon names present in one sentence (normalised text)."""
+        return self._names(sentence, may_have_cjk=True)
+
+    def _names(self, sentence: str, may_have_cjk: bool) -> set[str]:
+        # `may_have_cjk` False: the caller knows the whole text has no CJK character
         found: set[str] = set()
         words = _WORD.findall(_fold(sentence))
         last = len(words) - 1
-        cache = self._cache
+        get, lookup = self._cache.get, self._lookup
         for i, word in enumerate(words):
-            entry = cache.get(word) or self._lookup(word)
+            entry = get(word) or lookup(word)
+            if entry is _NOTHING:  # most words: nothing to do
+                continue
             singles, loose, by_second = entry
             if singles:
                 found |= singles
             if by_second and i < last:
-                for phrase in by_second.get(words[i + 1], ()):
-                    if phrase.name not in found and self._rest_matches(phrase, words, i):
-                        found.add(phrase.name)
+                after = by_second.get(words[i + 1])
+                if after is not None:
+                    # a two-word phrase is complete once its second word matches
+                    found |= after[0]
+                    for phrase in after[1]:
+                        if phrase.name not in found and self._rest_matches(phrase, words, i):
+                            found.add(phrase.name)
             for phrase in loose:
                 if phrase.name not in found and self._rest_matches(phrase, words, i):
                     found.add(phrase.name)
-        if _CJK.search(sentence):
-            for entry, name in self._cjk:
-                if name not in found and entry in sentence:
-                    found.add(name)
+        if may_have_cjk and _CJK.search(sentence):
+            by_first = self._cjk_by_first
+            for ch in set(sentence).intersection(by_first):
+                for entry, name in by_first[ch]:
+                    if name not in found and entry in sentence:
+                        found.add(name)
         return found
 
     def sentences(self, text: str) -> list[set[str]]:
-        return [self.names(s) for s in _SENTENCE.split(text) if s.strip()]
+        cjk = _CJK.search(text) is not None
+        return [self._names(s, cjk) for s in _SENTENCE.split(text) if s.strip()]
 
     def split(self, text: str) -> list[tuple[str, set[str]]]:
         """(sentence, names) for each sentence of `text`."""
-        return [(s, self.names(s)) for s in _SENTENCE.split(text) if s.strip()]
+        cjk = _CJK.search(text) is not None
+        return [(s, self._names(s, cjk)) for s in _SENTENCE.split(text) if s.strip()]
 
     def split_spans(self, text: str) -> list[tuple[int, int, set[str]]]:
         """(start, end, names) for each sentence of `text`, in order."""
+        cjk = _CJK.search(text) is not None  # one scan, not one per sentence
         spans: list[tuple[int, int, set[str]]] = []
         pos = 0
         for m in _SENTENCE.finditer(text):
-            if text[pos : m.start()].strip():
-                spans.append((pos, m.start(), self.names(text[pos : m.start()])))
+            sentence = text[pos : m.start()]
+            if sentence.strip():
+                spans.append((pos, m.start(), self._names(sentence, cjk)))
             pos = m.end()
-        if text[pos:].strip():
-            spans.append((pos, len(text), self.names(text[pos:])))
+        sentence = text[pos:]
+        if sentence.strip():
+            spans.append((pos, len(text), self._names(sentence, cjk)))
         return spans
 
 

@@ -20,6 +20,7 @@ vectorised, deterministic across processes (no Python `hash`).
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field
 
@@ -40,11 +41,15 @@ _SALT = {
 }
 
 def _distinct(x: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (np.unique's hash path is slow on small int arrays)."""
+    """Sorted distinct values (np.unique's hash path is slow on small int arrays).
+
+    Indices are below 2**bits <= 2**31, so they are sorted as int32, which is about
+    twice as fast as int64; the result is int64, as before.
+    """
     if len(x) < 2:
         return x
-    x = np.sort(x)
-    return x[np.concatenate(([True], x[1:] != x[:-1]))]
+    x = np.sort(x.astype(np.int32))
+    return x[np.concatenate(([True], x[1:] != x[:-1]))].astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,12 @@ class HashedText:
     concept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def scales(self) -> tuple[float, float, float]:
+        # math.sqrt rounds as np.sqrt does; kept np.float64 (not a Python float), which
+        # fixes the precision of the products the classifier forms with them
         return (
-            1.0 / np.sqrt(max(len(self.char), 1)),
-            1.0 / np.sqrt(max(len(self.word), 1)),
-            1.0 / np.sqrt(max(len(self.concept), 1)),
+            np.float64(1.0 / math.sqrt(max(len(self.char), 1))),
+            np.float64(1.0 / math.sqrt(max(len(self.word), 1))),
+            np.float64(1.0 / math.sqrt(max(len(self.concept), 1))),
         )
 
 
@@ -84,11 +91,13 @@ class Hasher:
             table[cp] = ch.isalnum() or ch == "_"
         self._wordchar = table
         self.lexicon = Lexicon()
+        self._concept_memo: dict[tuple[frozenset[str], frozenset[frozenset[str]]], np.ndarray] = {}
 
+    # No np.errstate around the hashing: numpy never checks integer *array* arithmetic for
+    # overflow (uint64 wraps silently), and entering the context costs more than the
+    # arithmetic on a short message.
     def _index(self, h: np.ndarray, salt: np.uint64) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            mixed = (h ^ salt) * _MIX
-        return (mixed >> self._shift).astype(np.int64)
+        return (((h ^ salt) * _MIX) >> self._shift).astype(np.int64)
 
     def hash_text(self, text: str, sentence_names: list[set[str]] | None = None) -> HashedText:
         """Features of `text`; `sentence_names` may pass in its lexicon split, if known."""
@@ -97,16 +106,19 @@ class Hasher:
         c = cps.astype(np.uint64)
         n = len(c)
         chars = []
-        with np.errstate(over="ignore"):
-            for k in CHAR_NGRAMS:
-                if n < k:
-                    continue
-                h = c[: n - k + 1].copy()
-                for j in range(1, k):
-                    h = h * _BASE + c[j : n - k + 1 + j]
-                h = h + np.uint64(k)
-                chars.append(self._index(h, _SALT["char"]))
-        char_idx = _distinct(np.concatenate(chars)) if chars else np.zeros(0, dtype=np.int64)
+        # rolling: the k-gram hashes are the (k-1)-gram ones times the base plus the next
+        # code point (exact in wrapping uint64), so each n costs one pass
+        h = c
+        for k in range(2, CHAR_NGRAMS[-1] + 1):
+            if n < k:
+                break
+            h = h[:-1] * _BASE + c[k - 1 :]
+            if k in CHAR_NGRAMS:
+                chars.append(h + np.uint64(k))
+        char_idx = (
+            _distinct(self._index(np.concatenate(chars), _SALT["char"]))
+            if chars else np.zeros(0, dtype=np.int64)
+        )
 
         # words: maximal runs of word characters
         bmp = np.minimum(cps, 0xFFFF)
@@ -120,24 +132,43 @@ class Hasher:
         present = set().union(*sentence_names) if sentence_names else set()
         if len(starts) == 0:
             return HashedText(char_idx, np.zeros(0, dtype=np.int64), concept)
-        with np.errstate(over="ignore"):
-            prefix = np.concatenate(([np.uint64(0)], np.cumsum(c * self._pow[:n])))
-            wh = (prefix[ends] - prefix[starts]) * self._ipow[starts]
-            wh = wh + (ends - starts).astype(np.uint64)
-            words = [self._index(wh, _SALT["word"])]
-            if len(wh) > 1:
-                bh = wh[:-1] * _MIX + wh[1:]
-                words.append(self._index(bh, _SALT["bigram"]))
-            for name in INTENTS:
-                if name in present:
-                    words.append(self._index(wh, _SALT[name]))
+        prefix = np.concatenate(([np.uint64(0)], np.cumsum(c * self._pow[:n])))
+        wh = (prefix[ends] - prefix[starts]) * self._ipow[starts]
+        wh = wh + (ends - starts).astype(np.uint64)
+        words = [self._index(wh, _SALT["word"])]
+        if len(wh) > 1:
+            bh = wh[:-1] * _MIX + wh[1:]
+            words.append(self._index(bh, _SALT["bigram"]))
+        for name in INTENTS:
+            if name in present:
+                words.append(self._index(wh, _SALT[name]))
         return HashedText(char_idx, _distinct(np.concatenate(words)), concept)
 
     def _concepts(self, sentence_names: list[set[str]]) -> np.ndarray:
-        tokens = concept_tokens(sentence_names)
-        if not tokens:
-            return np.zeros(0, dtype=np.int64)
-        mask = (1 << self.bits) - 1
-        return _distinct(
-            np.array([(zlib.crc32(t.encode()) * 2654435761) & mask for t in tokens], dtype=np.int64)
-        )
+        # The distinct indices depend only on the names in the whole text and on the
+        # distinct name sets of its ask-only sentences (what concept_tokens reads), which
+        # take few values: memoised on those.
+        ask_only: set[frozenset[str]] = set()
+        others: set[str] = set()  # never ask-only: an "ask" in it comes with discuss/defend
+        for names in sentence_names:
+            if "ask" in names and "discuss" not in names and "defend" not in names:
+                ask_only.add(frozenset(names))
+            else:
+                others |= names
+        key = (frozenset(others.union(*ask_only)), frozenset(ask_only))
+        hit = self._concept_memo.get(key)
+        if hit is not None:
+            return hit
+        tokens = concept_tokens([others, *ask_only])
+        if tokens:
+            mask = (1 << self.bits) - 1
+            idx = _distinct(np.array(
+                [(zlib.crc32(t.encode()) * 2654435761) & mask for t in tokens], dtype=np.int64
+            ))
+        else:
+            idx = np.zeros(0, dtype=np.int64)
+        idx.flags.writeable = False  # shared by every text with this key
+        if len(self._concept_memo) >= 50_000:
+            self._concept_memo.clear()
+        self._concept_memo[key] = idx
+        return idx

@@ -23,7 +23,10 @@ _SLACK_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
 _SLACK_SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^>|]*)?(?:\|([^>]*))?>")
 _SLACK_LINK = re.compile(r"<((?:https?|mailto|ftp)[^>|\s]*)(?:\|([^>]*))?>")
 _CODE_FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n?")
-_EDGE_UNDERSCORE = re.compile(r"(?:^|(?<= ))_+|_+(?=[ .,!?;:]|$)")
+# underscores at the start of a word (at the text start or after a space) or at its end
+# (before a space, punctuation or the text end); every branch starts with a literal "_",
+# so `re` scans for it instead of trying each position
+_EDGE_UNDERSCORE = re.compile(r"_(?<![^ ]_)_*|_+(?=[ .,!?;:]|$)")
 
 # Unicode "format" characters that render as nothing: zero-width, joiners, bidi controls.
 _INVISIBLE = {
@@ -35,10 +38,11 @@ _INVISIBLE = {
     )
 }
 
-_INVISIBLE_RE = re.compile("[" + "".join(chr(c) for c in _INVISIBLE) + "]")
-# Unicode format characters (category Cf), as ranges: invisible, so they go too
-_FORMAT_CHARS = re.compile(
-    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+# Unicode format characters (category Cf), as ranges: invisible, so they go too; one
+# class with the ones above, so one pass removes both
+_INVISIBLE_OR_FORMAT = re.compile(
+    "[" + "".join(chr(c) for c in _INVISIBLE)
+    + "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
     "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
     "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
     "\U000e0020-\U000e007f]"
@@ -58,7 +62,11 @@ _HOMOGLYPHS = str.maketrans(
 )
 _LOOKALIKE_CHARS = frozenset("авеёкмнорстухѕіїјԁԛԝһɡӏѵαβεηικνορτυχγωμѡıℓ")
 _LOOKALIKE_CLASS = "[" + "".join(sorted(_LOOKALIKE_CHARS)) + "]"
-_MIXED_HINT = re.compile("[a-z]" + _LOOKALIKE_CLASS + "|" + _LOOKALIKE_CLASS + "[a-z]")
+# a look-alike letter after or before a Latin one; each branch starts on the look-alike
+# (a lookbehind checks the Latin letter before it), so `re` only tries those positions
+_MIXED_HINT = re.compile(
+    _LOOKALIKE_CLASS + "(?<=[a-z].)|" + _LOOKALIKE_CLASS + "(?=[a-z])"
+)
 
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a",
@@ -72,11 +80,12 @@ _TECH_SUFFIX = re.compile(
     r"room|step|phase|tier|top)\d+$"
 )
 _WORDISH = re.compile(r"[^\s]+")
-# a letter next to a leet character: the only texts worth the per-token pass
-_LEET_HINT = re.compile(r"[^\W\d_][013457 8@$!|€+]|[013457 8@$€|][^\W\d_]".replace(" ", ""))
+# a letter next to a leet character: the only texts worth the per-token pass; each branch
+# starts on the leet character (a lookbehind checks the letter before it), so `re` only
+# tries those positions
+_LEET_HINT = re.compile(r"[0134578@$!|€+](?<=[^\W\d_].)|[0134578@$€|](?=[^\W\d_])")
 # letter-by-letter spacing: at least four single letters joined by one separator
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
-_SPACES = re.compile(r"\s+")
 _WIDE_GAP = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
 _GAP_MARK = "\u2063"  # invisible separator: neither a letter nor white space
 
@@ -98,6 +107,8 @@ def _fold_homoglyphs(text: str) -> str:
     "sаrіn" (Cyrillic а and і) becomes "sarin"; real Russian or Greek words, even inside
     an English sentence, are left as they are.
     """
+    if text.isascii():
+        return text
     out: list[str] = []
     pos = 0
     for m in _MIXED_HINT.finditer(text):
@@ -150,9 +161,22 @@ def _fold_leet(text: str) -> str:
     return "".join(out)
 
 
-# four single letters in a row, space-separated: the only texts _join_spaced can change
-_SPACED_HINT = re.compile(r"(?:^| )[^\W\d_](?: [^\W\d_]){3}(?: |$)")
 _SEPARATED = re.compile(r"[^\W\d_](?:[.\-_*·•]{1,2}[^\W\d_]){3,}")
+# The texts _join_spaced can change: four single letters in a row, space-separated (at
+# the text start, or after a space), or a _SEPARATED run. The hints start on a space or a
+# separator (a lookbehind checks the letter before it), so `re` only tries those positions.
+_SPACED_AT_START = re.compile(r"[^\W\d_](?: [^\W\d_]){3}(?: |$)")
+_SPACED_HINT = re.compile(r" [^\W\d_](?: [^\W\d_]){3}(?: |$)")
+_SEPARATED_HINT = re.compile(
+    r"[.\-_*·•](?<=[^\W\d_].)[.\-_*·•]?[^\W\d_](?:[.\-_*·•]{1,2}[^\W\d_]){2}"
+)
+
+
+def _may_be_spaced(text: str) -> bool:
+    return bool(
+        _SPACED_AT_START.match(text) or _SPACED_HINT.search(text)
+        or _SEPARATED_HINT.search(text)
+    )
 
 
 def _join_spaced(text: str) -> str:
@@ -213,21 +237,22 @@ def normalize(text: str) -> str:
     if "\u202e" in text:
         text = _with_visual_order(text)
     text = _decode_base64(text)
-    text = unicodedata.normalize("NFKC", text)
+    if not unicodedata.is_normalized("NFKC", text):  # the check is far cheaper
+        text = unicodedata.normalize("NFKC", text)
     if not text.isascii():
-        text = _INVISIBLE_RE.sub("", text)
+        text = _INVISIBLE_OR_FORMAT.sub("", text)
         for curly, straight in _QUOTES:
             if curly in text:
                 text = text.replace(curly, straight)
-    # remaining format characters (category Cf) are invisible too
-    if not text.isascii():
-        text = _FORMAT_CHARS.sub("", text)
     # A wider gap between spelled-out letters is a word break ("n e r v e   a g e n t"):
-    # mark it so joining the letters keeps the two words apart.
-    text = _WIDE_GAP.sub(f" {_GAP_MARK} ", text)
-    text = _SPACES.sub(" ", text.casefold()).strip()
+    # mark it so joining the letters keeps the two words apart. (A gap of two needs two
+    # spaces or a tab.)
+    if "  " in text or "\t" in text:
+        text = _WIDE_GAP.sub(f" {_GAP_MARK} ", text)
+    # str.split() splits on exactly the characters `\s` matches, and is much faster
+    text = " ".join(text.casefold().split())
     text = _fold_homoglyphs(text)
-    if _SPACED_HINT.search(text) or _SEPARATED.search(text):
+    if _may_be_spaced(text):
         text = _join_spaced(text)  # a per-token pass: only for texts that can need it
     if _GAP_MARK in text:
         text = text.replace(_GAP_MARK, " ")
@@ -236,4 +261,4 @@ def normalize(text: str) -> str:
     text = text.replace("*", " ").replace("~", " ").replace("`", " ")
     if "_" in text:
         text = _EDGE_UNDERSCORE.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())

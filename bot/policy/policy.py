@@ -14,6 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,10 @@ class Rule:
         """Every `all` pattern occurs somewhere (the `unless` patterns not consulted)."""
         return all(p.search(text) for p in self._by_cost)
 
-    @property
+    @cached_property
     def _by_cost(self) -> tuple[re.Pattern[str], ...]:
-        # the most specific pattern (the longest source) first: it fails soonest
+        # the most specific pattern (the longest source) first: it fails soonest; sorted
+        # once per rule, not on every call
         return tuple(sorted(self.all, key=lambda p: -len(p.pattern)))
 
     def match(self, text: str, kind: str = "request") -> str | None:
