@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "data" / "train" / "extra_allowed_generic.jsonl"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.policy.near_copy import NearCopyIndex  # noqa: E402
+
+OUT = ROOT / "data" / "train" / "extra_allowed_generic.jsonl"
+DEV = ROOT / "data" / "dev" / "dev.jsonl"
 
 EN_FRAMES = [
     "Convert this {fmt} to {fmt2}.", "Translate '{phrase}' into {lang}.", "Can you translate this to {lang}?",
@@ -120,6 +127,18 @@ def main() -> None:
         for frame in frames:
             for _ in range(3):
                 rows.add((fill(frame, OTHER_SLOTS[lang], rng), lang))
+    # Generic asks collide with the dev set's everyday items ("Explain the difference
+    # between TCP and UDP"): leave those out, or dev would measure memory.
+    dev = NearCopyIndex(json.loads(line)["text"] for line in DEV.open(encoding="utf-8"))
+    hand_written = {  # a line already written by hand stays there only
+        json.loads(line)["text"].strip().lower()
+        for path in OUT.parent.glob("*.jsonl") if path != OUT
+        for line in path.open(encoding="utf-8") if line.strip()
+    }
+    rows = {
+        (text, lang) for text, lang in rows
+        if dev.match(text) is None and text.strip().lower() not in hand_written
+    }
     with OUT.open("w", encoding="utf-8") as fh:
         for text, lang in sorted(rows):
             style = "slack" if text[:1].islower() else "plain"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from pathlib import Path
 
 import pytest
+
+from bot.policy.near_copy import NearCopyIndex
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "data" / "train"
@@ -18,10 +19,6 @@ LABELS = {
     "allowed", "autonomous_weapons", "mass_domestic_surveillance", "cbrn_weapons",
     "weapons_development", "military_operations", "targeted_surveillance", "offensive_cyber",
 }
-# Two texts sharing this much of their word 3-grams are the same prompt reworded slightly.
-NEAR_COPY_JACCARD = 0.6
-
-
 def _train_rows() -> list[dict]:
     rows = []
     for path in sorted(TRAIN.glob("*.jsonl")):
@@ -33,27 +30,13 @@ def _train_rows() -> list[dict]:
     return rows
 
 
-def _shingles(text: str) -> frozenset[tuple[str, ...]]:
-    words = re.findall(r"\w+", text.lower())
-    return frozenset(zip(words, words[1:], words[2:], strict=False))
-
-
 def _near_copies(texts: list[str], train: list[dict]) -> list[str]:
-    index: dict[tuple[str, ...], set[int]] = {}
-    train_sh = [_shingles(r["text"]) for r in train]
-    for i, sh in enumerate(train_sh):
-        for s in sh:
-            index.setdefault(s, set()).add(i)
+    index = NearCopyIndex(texts)
     found = []
-    for text in texts:
-        sh = _shingles(text)
-        if len(sh) < 3:
-            continue
-        candidates = set().union(*(index.get(s, set()) for s in sh))
-        for i in candidates:
-            inter = len(sh & train_sh[i])
-            if inter / len(sh | train_sh[i]) >= NEAR_COPY_JACCARD:
-                found.append(f"{train[i]['_where']} ~ {text[:80]!r}")
+    for row in train:
+        match = index.match(row["text"])
+        if match is not None:
+            found.append(f"{row['_where']} ~ {match[:80]!r}")
     return found
 
 
