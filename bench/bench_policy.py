@@ -122,6 +122,15 @@ def main() -> int:
           f"p99 {p99 * 1e3:.3f} ms  (>=3 KB: p50 {lp50 * 1e3:.3f} p99 {lp99 * 1e3:.3f} ms)  "
           f"flagged {flagged}")
 
+    # Where the 2 ms target holds and where it does not, by message length.
+    print("by length:  " + "  ".join(
+        f"{lo // 1024}-{hi // 1024} KB: n {len(b)}, p99 {percentiles(b)[1] * 1e3:.2f} ms, "
+        f"{sum(x <= 0.002 for x in b) / len(b):.1%} <= 2 ms"
+        for lo, hi in ((0, 1024), (1024, 2048), (2048, 3072), (3072, 4097))
+        if (b := [x for x, m in zip(lat, messages, strict=True) if lo <= len(m) < hi])
+    ))
+    print(f"all messages within 2 ms: {sum(x <= 0.002 for x in lat) / len(lat):.2%}")
+
     pattern = re.compile("|".join(re.escape(w) for w in BAN_LIST))
     blat: list[float] = []
     bflagged = 0
