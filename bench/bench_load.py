@@ -101,6 +101,7 @@ def start_replica(
     database_url: str,
     workdir: Path,
     answer_processes: int,
+    http_threads: int,
 ) -> subprocess.Popen[bytes]:
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -119,6 +120,7 @@ def start_replica(
         "PORT": str(port),
         "REDLINE_LOG_LEVEL": "warning",
         "REDLINE_ANSWER_PROCESSES": str(answer_processes),
+        "REDLINE_HTTP_THREADS": str(http_threads),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "--env-file", str(workdir / "none.env"), "serve"],
@@ -146,17 +148,22 @@ def fire(
     start_at: float,
 ) -> list[tuple[int, float, float, int]]:
     """In a client process: send `shots[i]` for each i in `indices` from `threads` threads,
-    each on its own keep-alive connection per replica, none before `start_at` (wall
-    clock, shared by the client processes); with `rate` > 0, shot i is not sent before
-    start_at + i / rate (an open loop, as Slack's deliveries arrive). Returns
+    each on its own keep-alive connection per replica (opened beforehand), none before
+    `start_at` (wall clock, shared by the client processes); with `rate` > 0, shot i is
+    not sent before start_at + i / rate (an open loop, as Slack's deliveries arrive).
+    Returns
     (index, sent_at, latency, status); sent_at is time.time()."""
     results: list[tuple[int, float, float, int]] = []
     lock = threading.Lock()
     next_index = iter(indices)
-    time.sleep(max(0.0, start_at - time.time()))
 
     def worker() -> None:
+        # Connected before the start, as a load balancer keeps its connections open:
+        # the load generator's own start-up (threads, sockets) stays out of the timing.
         conns = {p: http.client.HTTPConnection("127.0.0.1", p, timeout=30) for p in ports}
+        for conn in conns.values():
+            conn.connect()
+        time.sleep(max(0.0, start_at - time.time()))
         while True:
             with lock:
                 i = next(next_index, None)
@@ -277,6 +284,7 @@ def main() -> int:
         "--rounds", type=int, default=3,
         help="load rounds of --events each (fresh events), against the same replicas",
     )
+    parser.add_argument("--http-threads", type=int, default=8, help="REDLINE_HTTP_THREADS")
     parser.add_argument(
         "--client-processes", type=int, default=5,
         help="load generator processes sharing the in-flight budget",
@@ -300,7 +308,8 @@ def main() -> int:
             ports = [free_port(), free_port()]
             for port in ports:
                 procs.append(start_replica(
-                    port, slack, model, schema.url, Path(tmp), args.answer_processes
+                    port, slack, model, schema.url, Path(tmp), args.answer_processes,
+                    args.http_threads,
                 ))
             for port, proc in zip(ports, procs, strict=True):
                 wait_ready(port, proc)

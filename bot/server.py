@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 _READ_CHUNK = 64 * 1024
+CONNECTION_LIMIT = 1000
 
 StartResponse = Callable[..., Any]
 
@@ -444,6 +445,10 @@ def create_http_server(
         # waitress enforces the same limit on the wire (chunked bodies included).
         max_request_body_size=settings.max_body_bytes,
         ident="redline",
+        # waitress stops accepting new connections at 100 open ones (its default); a load
+        # balancer pooling connections for a burst of Slack deliveries can hold more.
+        connection_limit=CONNECTION_LIMIT,
+        asyncore_use_poll=True,  # select() is limited to 1,024 descriptors
     )
 
 
