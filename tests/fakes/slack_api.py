@@ -49,7 +49,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -317,6 +317,18 @@ class FakeSlack:
         }
         values.update(overrides)
         return Settings(**values)
+
+    def socket_mode_settings(self, base: Settings, **overrides: Any) -> Settings:
+        """`base` (e.g. a fake model's settings) in Socket Mode against this fake: the
+        app-level token set, no signing secret."""
+        values: dict[str, Any] = {
+            "slack_bot_token": self.token,
+            "slack_app_token": self.app_token,
+            "slack_signing_secret": "",
+            "slack_api_url": self.base_url,
+        }
+        values.update(overrides)
+        return replace(base, **values)
 
     # --- scripting and inspection -------------------------------------------------------
 

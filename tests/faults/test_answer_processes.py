@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -270,12 +269,8 @@ def test_socket_mode_with_answer_processes(
     fake_slack: FakeSlack, fake_model: FakeModelServer, tmp_path: Path
 ) -> None:
     ws = fake_slack.enable_socket_mode()
-    settings = replace(
+    settings = fake_slack.socket_mode_settings(
         fake_model.settings("openai", llm_timeout_s=2.0),
-        slack_bot_token=fake_slack.token,
-        slack_app_token=fake_slack.app_token,
-        slack_signing_secret="",
-        slack_api_url=fake_slack.base_url,
         database_url=f"sqlite:///{tmp_path / 'ws.db'}",
         answer_processes=1,
     )

@@ -4,7 +4,6 @@ the socket and answers through the Web API."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,12 +24,8 @@ def socket_app(
     fake_slack: FakeSlack, fake_model: FakeModelServer, tmp_path: Path
 ) -> Iterator[tuple[FakeSocketMode, Any]]:
     ws = fake_slack.enable_socket_mode()
-    settings = replace(
+    settings = fake_slack.socket_mode_settings(
         fake_model.settings("openai", llm_timeout_s=2.0),
-        slack_bot_token=fake_slack.token,
-        slack_app_token=fake_slack.app_token,
-        slack_signing_secret="",
-        slack_api_url=fake_slack.base_url,
         database_url=f"sqlite:///{tmp_path / 'redline.db'}",
     )
     services = make_services(settings)
