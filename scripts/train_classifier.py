@@ -97,15 +97,20 @@ def fit(x: sparse.csr_matrix, y: np.ndarray, c: float, weights: np.ndarray) -> L
     return model
 
 
-def sample_weights(rows: list[dict], y: np.ndarray, power: float = 0.5) -> np.ndarray:
+def sample_weights(
+    rows: list[dict], y: np.ndarray, power: float = 0.5, hard_weight: float = 1.0
+) -> np.ndarray:
     # balance classes (allowed is the biggest), then up-weight the styles the model
-    # finds hardest: disguised violations and allowed near-misses/discussion
+    # finds hardest: disguised violations and allowed near-misses/discussion, and
+    # (hard_weight) the red lines, whose misses cost most
     counts = Counter(y.tolist())
     w = np.array([len(y) / (len(counts) * counts[v]) for v in y], dtype=np.float64)
     w = w**power
     for i, row in enumerate(rows):
         if row.get("style") in ("disguised", "near_miss", "discussion", "homonym"):
             w[i] *= 1.3
+        if row["label"] in HARD_LIMIT_IDS:
+            w[i] *= hard_weight
     return w
 
 
@@ -183,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--balance-power", type=float, default=0.25,
                         help="class-balancing strength (0 = none, 1 = fully balanced)")
+    parser.add_argument("--hard-weight", type=float, default=2.0,
+                        help="extra sample weight of hard-limit violations (chosen on the "
+                             "held-out folds: 1.0 / 1.5 / 2.0 / 3.0)")
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--single", action="store_true",
                         help="train one model with the --*-weight flags instead of the ensemble")
@@ -199,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     single = ((args.char_weight, args.word_weight, args.concept_weight),)
     members = single if args.single else ENSEMBLE
     xs = [featurise(texts, hasher, gw) for gw in members]
-    w = sample_weights(rows, y, args.balance_power)
+    w = sample_weights(rows, y, args.balance_power, args.hard_weight)
 
     oof = np.zeros((len(rows), len(LABELS)))
     skf = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=7)
