@@ -21,6 +21,7 @@ No assertions on speed: figures only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -75,6 +76,24 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def tree_rss_mb(pid: int) -> tuple[float, int]:
+    """RSS of the server and its answer processes (its children), and how many."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                pids.append(int(entry.name))
+    total = 0.0
+    for p in pids:
+        with contextlib.suppress(OSError):  # a process that just ended
+            total += rss_mb(p)
+    return total, len(pids)
+
+
 def free_port() -> int:
     import socket
 
@@ -84,7 +103,8 @@ def free_port() -> int:
 
 
 def start_server(
-    slack: FakeSlack, model: FakeModelServer, workdir: Path, http_threads: int | None = None
+    slack: FakeSlack, model: FakeModelServer, workdir: Path, http_threads: int | None = None,
+    answer_processes: int = 0,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LLM_", "REDLINE_"))}
@@ -101,6 +121,7 @@ def start_server(
             "LLM_API_KEY": "sk-bench-key-000000",
             "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
             "REDLINE_LOG_LEVEL": "warning",
+            "REDLINE_ANSWER_PROCESSES": str(answer_processes),
         }
     )
     if http_threads:
@@ -163,6 +184,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--retries", type=int, default=10, help="events re-sent as Slack retries")
     parser.add_argument("--http-threads", type=int, help="REDLINE_HTTP_THREADS for the server")
+    parser.add_argument("--answer-processes", type=int, default=0,
+                        help="REDLINE_ANSWER_PROCESSES for the server")
     parser.add_argument(
         "--overlap",
         action="store_true",
@@ -181,9 +204,12 @@ def main() -> int:
     with FakeSlack() as slack, FakeModelServer() as model, tempfile.TemporaryDirectory() as tmp:
         model.responder = responder
         t0 = time.monotonic()
-        proc, url = start_server(slack, model, Path(tmp), args.http_threads)
+        proc, url = start_server(
+            slack, model, Path(tmp), args.http_threads, args.answer_processes
+        )
         start_s = time.monotonic() - t0
-        rss_start = rss_mb(proc.pid)
+        time.sleep(3.0)  # answer processes load their own classifier after /healthz is up
+        rss_start, n_procs = tree_rss_mb(proc.pid)
         client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=200))
         try:
             acks: list[float] = []
@@ -256,7 +282,7 @@ def main() -> int:
 
             slack.wait_for(lambda s: answered(s) >= total, timeout=180)
             time.sleep(1.0)  # let any duplicate (there should be none) show up
-            rss_after = rss_mb(proc.pid)
+            rss_after, _ = tree_rss_mb(proc.pid)
 
             # Per thread: answers, first visible text, full answer.
             updates = [c for c in slack.calls if c.method in ("chat.postMessage", "chat.update")]
@@ -311,7 +337,9 @@ def main() -> int:
             )
             print(
                 f"redline serve (HTTP, waitress) started in {start_s:.1f} s; "
-                f"RSS after start {rss_start:.0f} MB, after load {rss_after:.0f} MB"
+                f"RSS after start {rss_start:.0f} MB, after load {rss_after:.0f} MB "
+                f"({n_procs} process(es): the server, and any answer processes with "
+                "multiprocessing's resource tracker)"
             )
             print(
                 f"{args.rounds} rounds x {args.concurrency} concurrent signed app_mention events "

@@ -104,3 +104,14 @@ def test_rejected_token_is_a_configuration_error() -> None:
         assert err.value.variable == "SLACK_BOT_TOKEN"
         assert "invalid_auth" in str(err.value)
         assert "xoxb-wrong-token" not in str(err.value)
+
+
+
+def test_answer_processes_setting() -> None:
+    # Off unless asked for: each answer process holds its own classifier (~100 MB).
+    assert Settings.from_env(env={}, dotenv_path=None).answer_processes == 0
+    env = {"REDLINE_ANSWER_PROCESSES": "2"}
+    assert Settings.from_env(env=env, dotenv_path=None).answer_processes == 2
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env(env={"REDLINE_ANSWER_PROCESSES": "many"}, dotenv_path=None)
+    assert err.value.variable == "REDLINE_ANSWER_PROCESSES"
