@@ -41,6 +41,7 @@ import httpx  # noqa: E402
 
 from tests.fakes.model_server import FakeModelServer, RecordedRequest, Reply  # noqa: E402
 from tests.fakes.slack_api import FakeSlack, all_text, event_body, sign  # noqa: E402
+from tests.procs import child_pids  # noqa: E402
 
 FIRST_CHUNK = (
     "Here is a short overview. Good meeting notes list the decisions, the owners and the "
@@ -78,15 +79,7 @@ def rss_mb(pid: int) -> float:
 
 def tree_rss_mb(pid: int) -> tuple[float, int]:
     """RSS of the server and its answer processes (its children), and how many."""
-    pids = [pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                pids.append(int(entry.name))
+    pids = [pid, *sorted(child_pids(pid))]
     total = 0.0
     for p in pids:
         with contextlib.suppress(OSError):  # a process that just ended

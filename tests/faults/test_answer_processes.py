@@ -39,6 +39,7 @@ from tests.fakes.slack_api import (
     slash_body,
 )
 from tests.faults.harness import Node, final_bot_text, node_settings, settle, start_node
+from tests.procs import child_pids
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNEL = "C0CHAN001"
@@ -223,20 +224,6 @@ def _serve(tmp_path: Path, slack: FakeSlack) -> tuple[subprocess.Popen[bytes], s
     raise AssertionError("redline serve did not come up with 2 answer processes")
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # pid (comm) state ppid ...: comm may hold spaces, so split after the ")"
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
 def _gone(pids: set[int], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -253,7 +240,7 @@ def test_answer_processes_end_with_the_serving_process(
 ) -> None:
     proc, _ = _serve(tmp_path, fake_slack)
     children = {
-        c for c in _children(proc.pid)
+        c for c in child_pids(proc.pid)
         if "multiprocessing" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")
         and "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")
     }
