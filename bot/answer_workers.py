@@ -97,6 +97,11 @@ class _Child:
         self.process = process
         self.conn = conn
         self.credit = threading.Semaphore(0)
+        self._send_lock = threading.Lock()  # the feeder, and `stop` with its sentinel
+
+    def send(self, message: Any) -> None:
+        with self._send_lock:
+            self.conn.send(message)
 
     def alive(self) -> bool:
         return bool(self.process.is_alive())
@@ -194,7 +199,7 @@ class AnswerWorkers:
                 child.credit.release()
                 continue
             try:
-                child.conn.send(delivery)
+                child.send(delivery)
             except (OSError, ValueError):  # it died just now: another child takes it
                 self._backlog.put(delivery)
                 return
@@ -233,7 +238,7 @@ class AnswerWorkers:
         children = [c for c in self._children if c is not None]
         for child in children:
             with contextlib.suppress(OSError, ValueError):
-                child.conn.send(_STOP)
+                child.send(_STOP)
         deadline = time.monotonic() + timeout
         for child in children:
             child.process.join(max(0.0, deadline - time.monotonic()))
