@@ -291,18 +291,15 @@ def start_answer_workers(app: App, settings: Settings, metrics: Any) -> AnswerWo
 
 def run_child(settings: Settings, conn: Any) -> None:
     """Entry point of an answer process: build the app, then serve the pipe."""
-    from bot.app import build_app, build_client, listener_workers
+    from bot.app import build_counted_app, listener_workers
     from bot.logs import configure_logging
-    from bot.metrics import SlackErrorCounter
     from bot.services import build_services
 
     configure_logging(settings)
     with contextlib.suppress(OSError):  # not permitted: run at normal priority
         os.nice(CHILD_NICENESS)
     services = build_services(settings)
-    client = build_client(settings)
-    client.retry_handlers.insert(0, SlackErrorCounter(services.metrics))
-    app = build_app(settings, services, client=client)
+    app = build_counted_app(settings, services)
     app.listener_runner.lazy_listener_runner = InlineLazyListenerRunner()
     gc.freeze()  # as in `run_serve`: long-lived objects out of the collector's full passes
     lock = threading.Lock()

@@ -97,6 +97,17 @@ def build_app(
     return app
 
 
+def build_counted_app(settings: Settings, services: Any) -> App:
+    """The app as `redline serve` and its answer processes run it: its client counts
+    Slack Web API failures into `services.metrics` (first in the retry chain, never
+    retrying itself)."""
+    from bot.metrics import SlackErrorCounter
+
+    client = build_client(settings)
+    client.retry_handlers.insert(0, SlackErrorCounter(services.metrics))
+    return build_app(settings, services, client=client)
+
+
 def dedupe_middleware(
     claims: EventClaims,
 ) -> Callable[..., BoltResponse | None]:

@@ -354,10 +354,9 @@ def verify_token(app: App) -> dict[str, Any]:
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     require_slack_settings(settings)
-    from bot.app import build_app, build_client
+    from bot.app import build_counted_app
     from bot.health import HealthCheck
     from bot.logs import configure_logging
-    from bot.metrics import Metrics, SlackErrorCounter
     from bot.services import build_services
 
     configure_logging(settings)  # secrets and token shapes scrubbed from every logger
@@ -371,10 +370,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     sweeper = None
     workers: AnswerWorkers | None = None
     try:
-        metrics = getattr(services, "metrics", None) or Metrics()
-        client = build_client(settings)
-        client.retry_handlers.insert(0, SlackErrorCounter(metrics))  # counts, never retries
-        app = build_app(settings, services, client=client)
+        metrics = services.metrics
+        app = build_counted_app(settings, services)
         if services.reviews is not None and services.store is not None:
             from bot.review import ReviewSweeper
 

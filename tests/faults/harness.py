@@ -27,9 +27,9 @@ from urllib.parse import quote
 import httpx
 
 from bot.answer_workers import AnswerWorkers, start_answer_workers
-from bot.app import build_app, build_client
+from bot.app import build_app, build_counted_app
 from bot.health import HealthCheck
-from bot.metrics import Metrics, SlackErrorCounter
+from bot.metrics import Metrics
 from bot.server import create_http_server
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -195,10 +195,7 @@ def start_node(settings: Settings, *, observed: bool = True, port: int = 0) -> N
     (no /metrics, no health report, no Slack error counting)."""
     services = build_services(settings)
     metrics = services.metrics
-    client = build_client(settings)
-    if observed:
-        client.retry_handlers.insert(0, SlackErrorCounter(metrics))
-    app = build_app(settings, services, client=client)
+    app = build_counted_app(settings, services) if observed else build_app(settings, services)
     workers = start_answer_workers(app, settings, metrics)  # settings.answer_processes
     if observed:
         health = HealthCheck.from_services(services, answer_workers=workers)

@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import build_app, build_client
+from bot.app import build_counted_app
 from bot.health import HealthCheck
-from bot.metrics import Metrics, SlackErrorCounter
 from bot.server import create_http_server
 from bot.services import Services, build_services
 from bot.settings import RateLimit
@@ -51,10 +50,8 @@ def production(
                              rate_per_user=RateLimit(2, 3600))
     # as in bot/server.py run_serve
     services = build_services(settings)
-    metrics = getattr(services, "metrics", None) or Metrics()
-    client = build_client(settings)
-    client.retry_handlers.insert(0, SlackErrorCounter(metrics))
-    app = build_app(settings, services, client=client)
+    metrics = services.metrics
+    app = build_counted_app(settings, services)
     health = HealthCheck.from_services(services)
     server = create_http_server(
         app, settings, host="127.0.0.1", port=0, health=health.report, metrics=metrics
