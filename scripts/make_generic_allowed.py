@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (template tables)
-"""Write data/train/extra_allowed_generic.jsonl: everyday requests from templates.
+"""Write data/train/generic_allowed_templated.jsonl: everyday requests from templates.
 
 The hand-written training set is rich in near-misses but thin on plain, short, everyday
 asks ("Summarise this memo"), so the classifier had a weak prior for them. These
@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.policy.near_copy import NearCopyIndex  # noqa: E402
 
-OUT = ROOT / "data" / "train" / "extra_allowed_generic.jsonl"
+OUT = ROOT / "data" / "train" / "generic_allowed_templated.jsonl"
 DEV = ROOT / "data" / "dev" / "dev.jsonl"
 
 EN_FRAMES = [
