@@ -21,13 +21,23 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+import ahocorasick_rs
+import numpy as np
 
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"\w+")
 _SENTENCE = re.compile(r"[.!?;\n。！？；]+")
-_LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
+# a run of combining marks right after a Latin letter; the pattern starts on the mark (a
+# lookbehind checks the letter before it), so `re` only tries the positions of marks
+_LATIN_MARK = re.compile(r"[\u0300-\u036f](?<=[a-z].)[\u0300-\u036f]*")
+# what separates two words inside one sentence (any run of non-word characters that is
+# not a sentence end, which the text's sentence split has already turned into "\n")
+_NEWLINE = re.compile("\n")
+_WORD_GAP = re.compile(r"[^\w\n]+")
 
 LEXICON: dict[str, tuple[str, ...]] = {
     # ---------------------------------------------------------------- concepts
@@ -375,7 +385,10 @@ STRONG = frozenset({"cbrn", "autonomy", "cyber", "roleplay", "game", "medical", 
 def _fold(text: str) -> str:
     if text.isascii():
         return text
-    return unicodedata.normalize("NFC", _LATIN_MARK.sub("", unicodedata.normalize("NFD", text)))
+    stripped, n = _LATIN_MARK.subn("", unicodedata.normalize("NFD", text))
+    if n == 0 and unicodedata.is_normalized("NFC", text):
+        return text  # NFC(NFD(text)) is NFC(text), which is text itself
+    return unicodedata.normalize("NFC", stripped)
 
 
 def _expand(entry: str) -> list[tuple[str, ...]]:
@@ -426,6 +439,92 @@ class Lexicon:
             self._cjk_by_first.setdefault(entry[0], []).append((entry, name))
         # per word, what it contributes (_Entry); bounded memo, owned by this object
         self._cache: dict[str, _Entry] = {}
+        self._build_automata()
+
+    def _build_automata(self) -> None:
+        """One Aho-Corasick automaton over every phrase, for a whole text at once.
+
+        A text's words are laid out as " w1 w2 ... " (one space between the words of a
+        sentence, " \n " between sentences), so a phrase is the substring " a b " (" a b"
+        when its last word is a prefix); a phrase with a prefix word before its last one is
+        found by its words up to that prefix, then checked with a regex. The automaton
+        reports every occurrence (overlapping), so the names found are exactly those of the
+        word-by-word matcher (`_names`).
+        """
+        by_pattern: dict[str, list[tuple[str, re.Pattern[str] | None]]] = {}
+        phrases = [p for ps in self._exact.values() for p in ps]
+        phrases += [p for d in self._prefix.values() for ps in d.values() for p in ps]
+        for phrase in phrases:
+            words = phrase.words
+            cut = next((k for k, w in enumerate(words[:-1]) if w.endswith("*")), None)
+            if cut is None:
+                head = words
+                check = None
+            else:
+                head = words[: cut + 1]
+                check = re.compile(" " + " ".join(
+                    re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w)
+                    for w in words
+                ) + ("" if words[-1].endswith("*") else " "))
+            last = head[-1]
+            pattern = " " + " ".join((*head[:-1], last[:-1] if last.endswith("*") else last + " "))
+            by_pattern.setdefault(pattern, []).append((phrase.name, check))
+        self._patterns = list(by_pattern)
+        self._plain: list[frozenset[str]] = []
+        self._checked: list[tuple[tuple[str, re.Pattern[str]], ...]] = []
+        for pattern in self._patterns:
+            found = by_pattern[pattern]
+            self._plain.append(frozenset(n for n, c in found if c is None))
+            self._checked.append(tuple((n, c) for n, c in found if c is not None))
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard
+        )
+        # CJK entries are substrings of the (unfolded) sentence; none holds a sentence end
+        cjk = [(e, n) for e, n in self._cjk if not _SENTENCE.search(e)]
+        cjk_names: dict[str, set[str]] = {}
+        for entry, name in cjk:
+            cjk_names.setdefault(entry, set()).add(name)
+        self._cjk_patterns = list(cjk_names)
+        self._cjk_names = [frozenset(cjk_names[e]) for e in self._cjk_patterns]
+        self._cjk_automaton = ahocorasick_rs.AhoCorasick(
+            self._cjk_patterns, matchkind=ahocorasick_rs.MatchKind.Standard
+        )
+
+    def _piece_names(self, text: str, bounds: list[tuple[int, int]]) -> list[set[str]] | None:
+        """Names of each piece of `text` (`bounds`: its `_SENTENCE` split), in one pass.
+
+        None when the folded text does not split into as many pieces (then the caller
+        goes sentence by sentence).
+        """
+        laid = _lay_out(_fold(text), len(bounds) - 1)
+        if laid is None:
+            return None
+        found: list[set[str]] = [set() for _ in bounds]
+        plain, checked = self._plain, self._checked
+        matches = self._automaton.find_matches_as_indexes(laid, overlapping=True)
+        if len(bounds) > 1:
+            breaks = [m.start() for m in _NEWLINE.finditer(laid)]
+            for pid, start, _ in matches:
+                names = found[bisect_right(breaks, start)]
+                names |= plain[pid]
+                for name, check in checked[pid]:
+                    if name not in names and check.match(laid, start):
+                        names.add(name)
+        else:
+            names = found[0]
+            for pid, start, _ in matches:
+                names |= plain[pid]
+                for name, check in checked[pid]:
+                    if name not in names and check.match(laid, start):
+                        names.add(name)
+        if _CJK.search(text):
+            cjk_names = self._cjk_names
+            matches = self._cjk_automaton.find_matches_as_indexes(text, overlapping=True)
+            if matches:
+                starts = [a for a, _ in bounds[1:]]
+                for pid, start, _ in matches:
+                    found[bisect_right(starts, start)] |= cjk_names[pid]
+        return found
 
     def _lookup(self, word: str) -> _Entry:
         hit = self._cache.get(word)
@@ -505,28 +604,78 @@ class Lexicon:
         return found
 
     def sentences(self, text: str) -> list[set[str]]:
-        cjk = _CJK.search(text) is not None
-        return [self._names(s, cjk) for s in _SENTENCE.split(text) if s.strip()]
+        return [names for _, _, names in self.split_spans(text)]
 
     def split(self, text: str) -> list[tuple[str, set[str]]]:
         """(sentence, names) for each sentence of `text`."""
-        cjk = _CJK.search(text) is not None
-        return [(s, self._names(s, cjk)) for s in _SENTENCE.split(text) if s.strip()]
+        return [(text[a:b], names) for a, b, names in self.split_spans(text)]
 
     def split_spans(self, text: str) -> list[tuple[int, int, set[str]]]:
         """(start, end, names) for each sentence of `text`, in order."""
-        cjk = _CJK.search(text) is not None  # one scan, not one per sentence
-        spans: list[tuple[int, int, set[str]]] = []
+        bounds: list[tuple[int, int]] = []
         pos = 0
         for m in _SENTENCE.finditer(text):
-            sentence = text[pos : m.start()]
-            if sentence.strip():
-                spans.append((pos, m.start(), self._names(sentence, cjk)))
+            bounds.append((pos, m.start()))
             pos = m.end()
-        sentence = text[pos:]
-        if sentence.strip():
-            spans.append((pos, len(text), self._names(sentence, cjk)))
-        return spans
+        bounds.append((pos, len(text)))
+        found = self._piece_names(text, bounds)
+        if found is None:
+            cjk = _CJK.search(text) is not None  # one scan, not one per sentence
+            return [
+                (a, b, self._names(text[a:b], cjk)) for a, b in bounds if text[a:b].strip()
+            ]
+        return [
+            (a, b, names)
+            for (a, b), names in zip(bounds, found, strict=True)
+            if text[a:b].strip()
+        ]
+
+
+def word_char_table() -> np.ndarray:
+    """Which BMP code points `re`'s \\w matches (str.isalnum() or "_"), as a bool table."""
+    global _WORD_CHARS
+    if _WORD_CHARS is None:
+        table = np.zeros(0x10000, dtype=bool)
+        for cp in range(0x10000):
+            ch = chr(cp)
+            table[cp] = ch.isalnum() or ch == "_"
+        table.flags.writeable = False
+        _WORD_CHARS = table
+    return _WORD_CHARS
+
+
+_WORD_CHARS: np.ndarray | None = None
+_SENTENCE_CHARS = np.zeros(0x10000, dtype=bool)
+_SENTENCE_CHARS[[ord(c) for c in ".!?;\n。！？；"]] = True
+
+
+def _lay_out(folded: str, breaks: int) -> str | None:
+    """The words of `folded` as " w1 w2 ... ", with " \\n " where a sentence ends.
+
+    Every run of `_SENTENCE` characters becomes one line break; any other run of non-word
+    characters one space. None when there are not `breaks` line breaks (or the text has a
+    code point beyond the BMP, which the tables do not cover).
+    """
+    if not folded:
+        return " " if breaks == 0 else None
+    cps = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32)
+    if cps.max() > 0xFFFF:
+        laid, n = _SENTENCE.subn("\n", folded)
+        if n != breaks:
+            return None
+        return " " + _WORD_GAP.sub(" ", laid).replace("\n", " \n ") + " "
+    word = word_char_table()[cps]
+    ends = _SENTENCE_CHARS[cps]
+    first_end = ends.copy()
+    first_end[1:] &= ~ends[:-1]
+    if int(np.count_nonzero(first_end)) != breaks:
+        return None
+    gap = ~word & ~ends
+    gap[1:] &= word[:-1]  # the first non-word character after a word
+    gap[0] = False
+    out = np.where(word, cps, np.where(ends, np.uint32(10), np.uint32(32)))
+    laid = out[word | first_end | gap].tobytes().decode("utf-32-le")
+    return " " + laid.replace("\n", " \n ") + " "
 
 
 def concept_tokens(sentence_names: Iterable[set[str]]) -> list[str]:
