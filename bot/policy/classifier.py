@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.policy.concepts import word_tokens
 from bot.policy.features import Hasher
 from bot.policy.policy import HARD_LIMIT_IDS
 
@@ -201,41 +202,48 @@ class Classifier:
         index = self._example_index.get(category)
         if index is None:
             return ()
-        tokens = set(_TOKEN.findall(normalised[:WINDOW_CHARS * 4]))
+        tokens = set(word_tokens(normalised[: WINDOW_CHARS * 4]))
         return tuple(f"like: {t[:140]}" for t in index.nearest(tokens, 2))
 
 
 class _ExampleIndex:
-    """One category's examples, with an inverted index of their word tokens.
+    """One category's examples, with a token-by-example incidence matrix.
 
     `nearest` ranks by Jaccard overlap, highest first and ties in example order (as a
-    stable sort of every example would), but only visits the examples that share a token
-    with the text: a short message shares few, so it costs a fraction of a full scan.
+    stable sort of every example would); the overlaps with every example come from one
+    numpy sum over the rows of the text's tokens that occur in some example.
     """
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
         token_sets = [set(_TOKEN.findall(t)) for t in texts]
-        self.sizes = [len(toks) for toks in token_sets]
-        self.postings: dict[str, list[int]] = {}
+        self.sizes = np.array([len(toks) for toks in token_sets], dtype=np.int64)
+        self.vocab: dict[str, int] = {}
+        for toks in token_sets:
+            for tok in sorted(toks):
+                self.vocab.setdefault(tok, len(self.vocab))
+        self.known = frozenset(self.vocab)
+        self.incidence = np.zeros((len(self.vocab), len(texts)), dtype=np.uint8)
         for j, toks in enumerate(token_sets):
-            for tok in toks:
-                self.postings.setdefault(tok, []).append(j)
+            self.incidence[[self.vocab[tok] for tok in toks], j] = 1
 
     def nearest(self, tokens: set[str], n: int) -> list[str]:
-        shared: dict[int, int] = {}
-        for tok in tokens:
-            for j in self.postings.get(tok, ()):
-                shared[j] = shared.get(j, 0) + 1
+        vocab = self.vocab
+        rows = [vocab[tok] for tok in tokens & self.known]
         size = len(tokens)
-        ranked = sorted(
-            (-(inter / (size + self.sizes[j] - inter)), j) for j, inter in shared.items()
-        )
-        best = [j for _, j in ranked[:n]]
+        if rows:
+            inter = self.incidence[rows].sum(axis=0, dtype=np.int64)
+        else:
+            inter = np.zeros(len(self.texts), dtype=np.int64)
+        shared = np.flatnonzero(inter)
+        # the same float64 quotients as int / int in Python; a stable sort of the negated
+        # overlaps keeps ties in example order
+        jaccard = inter[shared] / (size + self.sizes[shared] - inter[shared])
+        best = shared[np.argsort(-jaccard, kind="stable")[:n]].tolist()
         # then the examples sharing nothing (overlap 0), in order; an empty union is no match
-        for j, sz in enumerate(self.sizes):
-            if len(best) >= n:
-                break
-            if j not in shared and size + sz:
+        if len(best) < n:
+            for j in np.flatnonzero((inter == 0) & (size + self.sizes > 0)).tolist():
+                if len(best) >= n:
+                    break
                 best.append(j)
         return [self.texts[j] for j in best]
