@@ -22,7 +22,7 @@ import itertools
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -34,10 +34,7 @@ _SENTENCE = re.compile(r"[.!?;\n。！？；]+")
 # a run of combining marks right after a Latin letter; the pattern starts on the mark (a
 # lookbehind checks the letter before it), so `re` only tries the positions of marks
 _LATIN_MARK = re.compile(r"[\u0300-\u036f](?<=[a-z].)[\u0300-\u036f]*")
-# what separates two words inside one sentence (any run of non-word characters that is
-# not a sentence end, which the text's sentence split has already turned into "\n")
 _NEWLINE = re.compile("\n")
-_WORD_GAP = re.compile(r"[^\w\n]+")
 
 LEXICON: dict[str, tuple[str, ...]] = {
     # ---------------------------------------------------------------- concepts
@@ -382,13 +379,43 @@ INTENTS = ("ask", "discuss", "defend")
 STRONG = frozenset({"cbrn", "autonomy", "cyber", "roleplay", "game", "medical", "pest", "report"})
 
 
-def _fold(text: str) -> str:
-    if text.isascii():
-        return text
+def _fold_all(text: str) -> str:
     stripped, n = _LATIN_MARK.subn("", unicodedata.normalize("NFD", text))
     if n == 0 and unicodedata.is_normalized("NFC", text):
         return text  # NFC(NFD(text)) is NFC(text), which is text itself
     return unicodedata.normalize("NFC", stripped)
+
+
+def _fold(text: str) -> str:
+    """Latin letters without their accents (NFD, drop the marks after a-z, NFC).
+
+    Folding never reaches across a space (a space decomposes to nothing else, composes
+    with nothing, and a mark after it follows no Latin letter), so in an NFC text only the
+    space-separated tokens holding a character that decomposes or is a mark can change:
+    only those are folded.
+    """
+    if text.isascii():
+        return text
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if not unicodedata.is_normalized("NFC", text):
+        return _fold_all(text)
+    hot = np.flatnonzero(_flags(cps, _FOLD_CHARS, _folds))
+    if len(hot) == 0:
+        return text
+    spaces = np.flatnonzero(cps == 32)
+    if len(spaces) == 0:
+        return _fold_all(text)
+    # the tokens holding them: token k runs from after space k-1 to space k
+    at = np.unique(np.searchsorted(spaces, hot))
+    bounds = np.concatenate(([-1], spaces, [len(text)]))
+    out: list[str] = []
+    pos = 0
+    for a, b in zip((bounds[at] + 1).tolist(), bounds[at + 1].tolist(), strict=True):
+        out.append(text[pos:a])
+        out.append(_fold_all(text[a:b]))
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _expand(entry: str) -> list[tuple[str, ...]]:
@@ -633,18 +660,44 @@ class Lexicon:
 
 def word_char_table() -> np.ndarray:
     """Which BMP code points `re`'s \\w matches (str.isalnum() or "_"), as a bool table."""
-    global _WORD_CHARS
-    if _WORD_CHARS is None:
-        table = np.zeros(0x10000, dtype=bool)
-        for cp in range(0x10000):
-            ch = chr(cp)
-            table[cp] = ch.isalnum() or ch == "_"
-        table.flags.writeable = False
-        _WORD_CHARS = table
     return _WORD_CHARS
 
 
-_WORD_CHARS: np.ndarray | None = None
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _folds(ch: str) -> bool:
+    """Whether folding may change or drop `ch`: it decomposes (NFD), or is a mark."""
+    return unicodedata.combining(ch) != 0 or unicodedata.normalize("NFD", ch) != ch
+
+
+def _flags(cps: np.ndarray, table: np.ndarray, test: Callable[[str], bool]) -> np.ndarray:
+    """`test` of each code point: the BMP ones from `table`, the few others one by one."""
+    if len(cps) == 0 or cps.max() <= 0xFFFF:
+        return table[cps]
+    flags = table[np.minimum(cps, 0xFFFF)]
+    astral = cps > 0xFFFF
+    values = np.unique(cps[astral])
+    found = np.array([test(chr(v)) for v in values.tolist()], dtype=bool)
+    flags[astral] = found[np.searchsorted(values, cps[astral])]
+    return flags
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    words = np.zeros(0x10000, dtype=bool)
+    fold = np.zeros(0x10000, dtype=bool)  # decomposes (NFD), or is a mark
+    for cp in range(0x10000):
+        ch = chr(cp)
+        words[cp] = _is_word(ch)
+        fold[cp] = _folds(ch)
+    fold[0x300:0x370] = True  # the marks folding drops (U+034F is not a combining one)
+    words.flags.writeable = False
+    fold.flags.writeable = False
+    return words, fold
+
+
+_WORD_CHARS, _FOLD_CHARS = _tables()
 _SENTENCE_CHARS = np.zeros(0x10000, dtype=bool)
 _SENTENCE_CHARS[[ord(c) for c in ".!?;\n。！？；"]] = True
 
@@ -654,9 +707,7 @@ def word_tokens(text: str) -> list[str]:
     if not text:
         return []
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if cps.max() > 0xFFFF:
-        return _WORD.findall(text)
-    out = np.where(word_char_table()[cps], cps, np.uint32(32))
+    out = np.where(_flags(cps, _WORD_CHARS, _is_word), cps, np.uint32(32))
     return out.tobytes().decode("utf-32-le").split()
 
 
@@ -664,19 +715,13 @@ def _lay_out(folded: str, breaks: int) -> str | None:
     """The words of `folded` as " w1 w2 ... ", with " \\n " where a sentence ends.
 
     Every run of `_SENTENCE` characters becomes one line break; any other run of non-word
-    characters one space. None when there are not `breaks` line breaks (or the text has a
-    code point beyond the BMP, which the tables do not cover).
+    characters one space. None when there are not `breaks` line breaks.
     """
     if not folded:
         return " " if breaks == 0 else None
     cps = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if cps.max() > 0xFFFF:
-        laid, n = _SENTENCE.subn("\n", folded)
-        if n != breaks:
-            return None
-        return " " + _WORD_GAP.sub(" ", laid).replace("\n", " \n ") + " "
-    word = word_char_table()[cps]
-    ends = _SENTENCE_CHARS[cps]
+    word = _flags(cps, _WORD_CHARS, _is_word)
+    ends = _SENTENCE_CHARS[np.minimum(cps, 0xFFFF)]
     first_end = ends.copy()
     first_end[1:] &= ~ends[:-1]
     if int(np.count_nonzero(first_end)) != breaks:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.policy.concepts import INTENTS, Lexicon, concept_tokens
+from bot.policy.concepts import INTENTS, Lexicon, concept_tokens, word_char_table
 
 CHAR_NGRAMS = (2, 3, 4, 5)
 _BASE = np.uint64(1_000_003)
@@ -85,11 +85,7 @@ class Hasher:
             self._ipow = np.cumprod(np.full(max_chars + 1, np.uint64(inv), dtype=np.uint64))
             self._ipow = np.concatenate(([np.uint64(1)], self._ipow[:-1]))
         # word characters among the BMP code points
-        table = np.zeros(0x10000, dtype=bool)
-        for cp in range(0x10000):
-            ch = chr(cp)
-            table[cp] = ch.isalnum() or ch == "_"
-        self._wordchar = table
+        self._wordchar = word_char_table()
         self.lexicon = Lexicon()
         self._concept_memo: dict[tuple[frozenset[str], frozenset[frozenset[str]]], np.ndarray] = {}
 
