@@ -408,11 +408,14 @@ def _fold(text: str) -> str:
     # the tokens holding them: token k runs from after space k-1 to space k
     at = np.unique(np.searchsorted(spaces, hot))
     bounds = np.concatenate(([-1], spaces, [len(text)]))
+    starts, ends = (bounds[at] + 1).tolist(), bounds[at + 1].tolist()
+    # fold them all in one call, joined by spaces (which folding keeps, one for one)
+    folded = _fold_all(" ".join([text[a:b] for a, b in zip(starts, ends, strict=True)]))
     out: list[str] = []
     pos = 0
-    for a, b in zip((bounds[at] + 1).tolist(), bounds[at + 1].tolist(), strict=True):
+    for a, b, token in zip(starts, ends, folded.split(" "), strict=True):
         out.append(text[pos:a])
-        out.append(_fold_all(text[a:b]))
+        out.append(token)
         pos = b
     out.append(text[pos:])
     return "".join(out)
@@ -659,8 +662,13 @@ class Lexicon:
 
 
 def word_char_table() -> np.ndarray:
-    """Which BMP code points `re`'s \\w matches (str.isalnum() or "_"), as a bool table."""
+    """Which code points `re`'s \\w matches (str.isalnum() or "_"), up to TABLE_SIZE."""
     return _WORD_CHARS
+
+
+# character tables cover the first two planes (letters, marks, emoji); the rare code
+# points beyond are tested one by one
+TABLE_SIZE = 0x20000
 
 
 def _is_word(ch: str) -> bool:
@@ -673,11 +681,11 @@ def _folds(ch: str) -> bool:
 
 
 def _flags(cps: np.ndarray, table: np.ndarray, test: Callable[[str], bool]) -> np.ndarray:
-    """`test` of each code point: the BMP ones from `table`, the few others one by one."""
-    if len(cps) == 0 or cps.max() <= 0xFFFF:
+    """`test` of each code point: from `table` below TABLE_SIZE, the few others one by one."""
+    if len(cps) == 0 or cps.max() < TABLE_SIZE:
         return table[cps]
-    flags = table[np.minimum(cps, 0xFFFF)]
-    astral = cps > 0xFFFF
+    flags = table[np.minimum(cps, TABLE_SIZE - 1)]
+    astral = cps >= TABLE_SIZE
     values = np.unique(cps[astral])
     found = np.array([test(chr(v)) for v in values.tolist()], dtype=bool)
     flags[astral] = found[np.searchsorted(values, cps[astral])]
@@ -685,9 +693,9 @@ def _flags(cps: np.ndarray, table: np.ndarray, test: Callable[[str], bool]) -> n
 
 
 def _tables() -> tuple[np.ndarray, np.ndarray]:
-    words = np.zeros(0x10000, dtype=bool)
-    fold = np.zeros(0x10000, dtype=bool)  # decomposes (NFD), or is a mark
-    for cp in range(0x10000):
+    words = np.zeros(TABLE_SIZE, dtype=bool)
+    fold = np.zeros(TABLE_SIZE, dtype=bool)  # decomposes (NFD), or is a mark
+    for cp in range(TABLE_SIZE):
         ch = chr(cp)
         words[cp] = _is_word(ch)
         fold[cp] = _folds(ch)
@@ -698,7 +706,7 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 _WORD_CHARS, _FOLD_CHARS = _tables()
-_SENTENCE_CHARS = np.zeros(0x10000, dtype=bool)
+_SENTENCE_CHARS = np.zeros(TABLE_SIZE, dtype=bool)
 _SENTENCE_CHARS[[ord(c) for c in ".!?;\n。！？；"]] = True
 
 
@@ -721,7 +729,7 @@ def _lay_out(folded: str, breaks: int) -> str | None:
         return " " if breaks == 0 else None
     cps = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     word = _flags(cps, _WORD_CHARS, _is_word)
-    ends = _SENTENCE_CHARS[np.minimum(cps, 0xFFFF)]
+    ends = _SENTENCE_CHARS[np.minimum(cps, TABLE_SIZE - 1)]
     first_end = ends.copy()
     first_end[1:] &= ~ends[:-1]
     if int(np.count_nonzero(first_end)) != breaks:

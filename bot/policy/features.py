@@ -84,7 +84,7 @@ class Hasher:
             self._pow = np.concatenate(([np.uint64(1)], self._pow[:-1]))
             self._ipow = np.cumprod(np.full(max_chars + 1, np.uint64(inv), dtype=np.uint64))
             self._ipow = np.concatenate(([np.uint64(1)], self._ipow[:-1]))
-        # word characters among the BMP code points
+        # word characters (the table covers two planes; hashing counts only BMP ones)
         self._wordchar = word_char_table()
         self.lexicon = Lexicon()
         self._concept_memo: dict[tuple[frozenset[str], frozenset[frozenset[str]]], np.ndarray] = {}

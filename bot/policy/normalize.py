@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bot.policy.concepts import _flags
+from bot.policy.concepts import TABLE_SIZE, _flags
 
 # Slack's angle-bracket markup: <@U123>, <@U123|name>, <#C123|general>, <!here>, <url|label>
 _SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -114,7 +114,7 @@ def _is_b64(ch: str) -> bool:
 
 
 def _table(test: Callable[[str], bool]) -> np.ndarray:
-    table = np.array([test(chr(cp)) for cp in range(0x10000)], dtype=bool)
+    table = np.array([test(chr(cp)) for cp in range(TABLE_SIZE)], dtype=bool)
     table.flags.writeable = False
     return table
 
