@@ -34,7 +34,6 @@ _SENTENCE = re.compile(r"[.!?;\n。！？；]+")
 # a run of combining marks right after a Latin letter; the pattern starts on the mark (a
 # lookbehind checks the letter before it), so `re` only tries the positions of marks
 _LATIN_MARK = re.compile(r"[\u0300-\u036f](?<=[a-z].)[\u0300-\u036f]*")
-_NEWLINE = re.compile("\n")
 
 LEXICON: dict[str, tuple[str, ...]] = {
     # ---------------------------------------------------------------- concepts
@@ -526,14 +525,14 @@ class Lexicon:
         None when the folded text does not split into as many pieces (then the caller
         goes sentence by sentence).
         """
-        laid = _lay_out(_fold(text), len(bounds) - 1)
-        if laid is None:
+        layout = _lay_out(_fold(text), len(bounds) - 1)
+        if layout is None:
             return None
+        laid, breaks = layout
         found: list[set[str]] = [set() for _ in bounds]
         plain, checked = self._plain, self._checked
         matches = self._automaton.find_matches_as_indexes(laid, overlapping=True)
         if len(bounds) > 1:
-            breaks = [m.start() for m in _NEWLINE.finditer(laid)]
             for pid, start, _ in matches:
                 names = found[bisect_right(breaks, start)]
                 names |= plain[pid]
@@ -642,12 +641,7 @@ class Lexicon:
 
     def split_spans(self, text: str) -> list[tuple[int, int, set[str]]]:
         """(start, end, names) for each sentence of `text`, in order."""
-        bounds: list[tuple[int, int]] = []
-        pos = 0
-        for m in _SENTENCE.finditer(text):
-            bounds.append((pos, m.start()))
-            pos = m.end()
-        bounds.append((pos, len(text)))
+        bounds = _pieces(text)
         found = self._piece_names(text, bounds)
         if found is None:
             cjk = _CJK.search(text) is not None  # one scan, not one per sentence
@@ -707,7 +701,8 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
 
 _WORD_CHARS, _FOLD_CHARS = _tables()
 _SENTENCE_CHARS = np.zeros(TABLE_SIZE, dtype=bool)
-_SENTENCE_CHARS[[ord(c) for c in ".!?;\n。！？；"]] = True
+_SENTENCE_END = ".!?;\n。！？；"  # the characters of _SENTENCE
+_SENTENCE_CHARS[[ord(c) for c in _SENTENCE_END]] = True
 
 
 def word_tokens(text: str) -> list[str]:
@@ -719,14 +714,34 @@ def word_tokens(text: str) -> list[str]:
     return out.tobytes().decode("utf-32-le").split()
 
 
-def _lay_out(folded: str, breaks: int) -> str | None:
+def _pieces(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each piece of `_SENTENCE.split(text)`, from the code points."""
+    if not text:
+        return [(0, 0)]
+    ends = _flags(_code_points(text), _SENTENCE_CHARS, _is_sentence_char)
+    edges = np.diff(ends.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = [0, *(np.flatnonzero(edges == -1).tolist())]  # where each run of them ends
+    stops = [*(np.flatnonzero(edges == 1).tolist()), len(text)]  # where each run starts
+    return list(zip(starts, stops, strict=True))
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _is_sentence_char(ch: str) -> bool:
+    return ch in _SENTENCE_END
+
+
+def _lay_out(folded: str, breaks: int) -> tuple[str, list[int]] | None:
     """The words of `folded` as " w1 w2 ... ", with " \\n " where a sentence ends.
 
     Every run of `_SENTENCE` characters becomes one line break; any other run of non-word
-    characters one space. None when there are not `breaks` line breaks.
+    characters one space. Also the positions of the line breaks; None when there are not
+    `breaks` of them.
     """
     if not folded:
-        return " " if breaks == 0 else None
+        return (" ", []) if breaks == 0 else None
     cps = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     word = _flags(cps, _WORD_CHARS, _is_word)
     ends = _SENTENCE_CHARS[np.minimum(cps, TABLE_SIZE - 1)]
@@ -737,9 +752,13 @@ def _lay_out(folded: str, breaks: int) -> str | None:
     gap = ~word & ~ends
     gap[1:] &= word[:-1]  # the first non-word character after a word
     gap[0] = False
+    keep = word | first_end | gap
     out = np.where(word, cps, np.where(ends, np.uint32(10), np.uint32(32)))
-    laid = out[word | first_end | gap].tobytes().decode("utf-32-le")
-    return " " + laid.replace("\n", " \n ") + " "
+    laid = out[keep].tobytes().decode("utf-32-le")
+    # where the line breaks land: each earlier one grew by two spaces, plus the leading one
+    at = np.flatnonzero(first_end[keep])
+    breaks_at = (at + 2 * np.arange(len(at)) + 2).tolist()
+    return " " + laid.replace("\n", " \n ") + " ", breaks_at
 
 
 def concept_tokens(sentence_names: Iterable[set[str]]) -> list[str]:
