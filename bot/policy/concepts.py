@@ -395,6 +395,8 @@ def _fold(text: str) -> str:
     """
     if text.isascii():
         return text
+    if len(text) < WHOLE_TEXT_MIN // 2:
+        return _fold_all(text)
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if not unicodedata.is_normalized("NFC", text):
         return _fold_all(text)
@@ -641,8 +643,17 @@ class Lexicon:
 
     def split_spans(self, text: str) -> list[tuple[int, int, set[str]]]:
         """(start, end, names) for each sentence of `text`, in order."""
-        bounds = _pieces(text)
-        found = self._piece_names(text, bounds)
+        if len(text) < WHOLE_TEXT_MIN:  # numpy's fixed costs outweigh the loop
+            bounds = []
+            pos = 0
+            for m in _SENTENCE.finditer(text):
+                bounds.append((pos, m.start()))
+                pos = m.end()
+            bounds.append((pos, len(text)))
+            found = None
+        else:
+            bounds = _pieces(text)
+            found = self._piece_names(text, bounds)
         if found is None:
             cjk = _CJK.search(text) is not None  # one scan, not one per sentence
             return [
@@ -660,6 +671,9 @@ def word_char_table() -> np.ndarray:
     return _WORD_CHARS
 
 
+# from this length on, a text's sentences are looked up in one pass over the whole text
+# (below it, numpy's fixed costs outweigh the per-word loop)
+WHOLE_TEXT_MIN = 600
 # character tables cover the first two planes (letters, marks, emoji); the rare code
 # points beyond are tested one by one
 TABLE_SIZE = 0x20000
@@ -718,11 +732,13 @@ def _pieces(text: str) -> list[tuple[int, int]]:
     """(start, end) of each piece of `_SENTENCE.split(text)`, from the code points."""
     if not text:
         return [(0, 0)]
-    ends = _flags(_code_points(text), _SENTENCE_CHARS, _is_sentence_char)
-    edges = np.diff(ends.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = [0, *(np.flatnonzero(edges == -1).tolist())]  # where each run of them ends
-    stops = [*(np.flatnonzero(edges == 1).tolist()), len(text)]  # where each run starts
-    return list(zip(starts, stops, strict=True))
+    at = np.flatnonzero(_flags(_code_points(text), _SENTENCE_CHARS, _is_sentence_char))
+    if len(at) == 0:
+        return [(0, len(text))]
+    cut = np.flatnonzero(at[1:] != at[:-1] + 1)  # the last character of each run but one
+    run_starts = [int(at[0]), *at[cut + 1].tolist()]
+    run_ends = [*(at[cut] + 1).tolist(), int(at[-1]) + 1]
+    return list(zip([0, *run_ends], [*run_starts, len(text)], strict=True))
 
 
 def _code_points(text: str) -> np.ndarray:

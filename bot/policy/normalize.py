@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bot.policy.concepts import TABLE_SIZE, _flags
+from bot.policy.concepts import TABLE_SIZE, WHOLE_TEXT_MIN, _flags
 
 # Slack's angle-bracket markup: <@U123>, <@U123|name>, <#C123|general>, <!here>, <url|label>
 _SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -223,12 +223,12 @@ def _may_be_spaced(text: str) -> bool:
 
 
 def _has_spaced_letters(text: str) -> bool:
-    """`_SPACED_AT_START.match(text) or _SPACED_HINT.search(text)`, in numpy.
+    """`_SPACED_AT_START.match(text) or _SPACED_HINT.search(text)`, in numpy on long texts.
 
     Both find four one-letter tokens in a row: a letter at i, i+2, i+4 and i+6, each with
     a space or the text's edge on both sides.
     """
-    if len(text) < 7:
+    if len(text) < 3 * WHOLE_TEXT_MIN:  # below this, numpy's fixed costs outweigh
         return bool(_SPACED_AT_START.match(text) or _SPACED_HINT.search(text))
     cps = _code_points(text)
     space = cps == 32
@@ -258,7 +258,7 @@ def _join_spaced(text: str) -> str:
 
 def _decode_base64(text: str) -> str:
     """Replace base64 blobs that decode to readable text by that text."""
-    if len(text) < 20 or not _has_b64_run(text):
+    if len(text) < 20 or (len(text) >= WHOLE_TEXT_MIN and not _has_b64_run(text)):
         return text
 
     def fix(m: re.Match[str]) -> str:
@@ -304,7 +304,7 @@ def normalize(text: str) -> str:
     if not unicodedata.is_normalized("NFKC", text):  # the check is far cheaper
         text = unicodedata.normalize("NFKC", text)
     if not text.isascii():
-        if _any_char(text, _INVISIBLE_TABLE, _is_invisible):
+        if len(text) < WHOLE_TEXT_MIN // 2 or _any_char(text, _INVISIBLE_TABLE, _is_invisible):
             text = _INVISIBLE_OR_FORMAT.sub("", text)
         for curly, straight in _QUOTES:
             if curly in text:
