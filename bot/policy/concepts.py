@@ -770,7 +770,7 @@ def _lay_out(folded: str, breaks: int) -> tuple[str, list[int]] | None:
     gap[0] = False
     keep = word | first_end | gap
     out = np.where(word, cps, np.where(ends, np.uint32(10), np.uint32(32)))
-    laid = out[keep].tobytes().decode("utf-32-le")
+    laid = np.compress(keep, out).tobytes().decode("utf-32-le")
     # where the line breaks land: each earlier one grew by two spaces, plus the leading one
     at = np.flatnonzero(first_end[keep])
     breaks_at = (at + 2 * np.arange(len(at)) + 2).tolist()
