@@ -128,6 +128,55 @@ def _any_char(text: str, table: np.ndarray, test: Callable[[str], bool]) -> bool
     return bool(_flags(_code_points(text), table, test).any())
 
 
+def _composed_seconds() -> set[int]:
+    """Code points that canonical composition can join to the character before them."""
+    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V, T
+    for cp in range(TABLE_SIZE):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(int(parts[1], 16))
+    return seconds
+
+
+_SECONDS = _composed_seconds()
+
+
+def _nfkc_may_change(ch: str) -> bool:
+    """Whether NFKC can change `ch` or join it to what comes before it."""
+    return (
+        unicodedata.decomposition(ch) != "" or unicodedata.combining(ch) != 0
+        or ord(ch) in _SECONDS
+    )
+
+
+_NFKC_TABLE = _table(_nfkc_may_change)
+
+
+def _nfkc(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), on the space-separated tokens that need it.
+
+    NFKC never reaches across a space (U+0020 is never decomposed or composed with), so
+    a token none of whose characters can change or combine is left as it is.
+    """
+    if len(text) < WHOLE_TEXT_MIN:
+        return unicodedata.normalize("NFKC", text)
+    cps = _code_points(text)
+    hot = np.flatnonzero(_flags(cps, _NFKC_TABLE, _nfkc_may_change))
+    spaces = np.flatnonzero(cps == 32)
+    if len(hot) == 0 or len(spaces) == 0:
+        return unicodedata.normalize("NFKC", text)
+    at = np.unique(np.searchsorted(spaces, hot))  # token k: after space k-1 up to space k
+    bounds = np.concatenate(([-1], spaces, [len(text)]))
+    out: list[str] = []
+    pos = 0
+    for a, b in zip((bounds[at] + 1).tolist(), bounds[at + 1].tolist(), strict=True):
+        out.append(text[pos:a])
+        out.append(unicodedata.normalize("NFKC", text[a:b]))
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def _has_b64_run(text: str) -> bool:
     """Whether `text` has 20 base64 characters in a row (what a `_B64` blob needs)."""
     counts = np.cumsum(_flags(_code_points(text), _B64_CHARS, _is_b64), dtype=np.int32)
@@ -302,7 +351,7 @@ def normalize(text: str) -> str:
         text = _with_visual_order(text)
     text = _decode_base64(text)
     if not unicodedata.is_normalized("NFKC", text):  # the check is far cheaper
-        text = unicodedata.normalize("NFKC", text)
+        text = _nfkc(text)
     if not text.isascii():
         if len(text) < WHOLE_TEXT_MIN // 2 or _any_char(text, _INVISIBLE_TABLE, _is_invisible):
             text = _INVISIBLE_OR_FORMAT.sub("", text)
