@@ -691,8 +691,8 @@ def _folds(ch: str) -> bool:
 def _flags(cps: np.ndarray, table: np.ndarray, test: Callable[[str], bool]) -> np.ndarray:
     """`test` of each code point: from `table` below TABLE_SIZE, the few others one by one."""
     if len(cps) == 0 or cps.max() < TABLE_SIZE:
-        return table[cps]
-    flags = table[np.minimum(cps, TABLE_SIZE - 1)]
+        return table.take(cps)  # faster than table[cps], the same elements
+    flags = table.take(np.minimum(cps, TABLE_SIZE - 1))
     astral = cps >= TABLE_SIZE
     values = np.unique(cps[astral])
     found = np.array([test(chr(v)) for v in values.tolist()], dtype=bool)

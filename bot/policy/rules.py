@@ -51,6 +51,7 @@ class RuleSet:
             sentences = self._lexicon.split(normalised)
         everything: set[str] = set().union(*(names for _, names in sentences))
         short = len(normalised) <= SHORT_TEXT
+        by_when: dict[tuple[str, ...], list[str]] = {}
         for rule, order in zip(self._rules, self._order, strict=True):
             if kind not in rule.kinds or not everything.issuperset(rule.when):
                 continue
@@ -58,8 +59,17 @@ class RuleSet:
             if short and all(p.search(normalised) for p in order):
                 span = rule.match(normalised, kind)
             if span is None and (len(sentences) > 1 or not short):
-                for sentence, names in sentences:
-                    if names.issuperset(rule.when) and all(p.search(sentence) for p in order):
+                # the sentences holding the rule's concepts, in order (rules share them)
+                candidates = by_when.get(rule.when)
+                if candidates is None:
+                    candidates = by_when[rule.when] = [
+                        sentence for sentence, names in sentences if names.issuperset(rule.when)
+                    ]
+                for sentence in candidates:
+                    for pattern in order:
+                        if pattern.search(sentence) is None:
+                            break
+                    else:
                         span = rule.match(sentence, kind)
                         if span is not None:
                             break
