@@ -119,7 +119,18 @@ def _table(test: Callable[[str], bool]) -> np.ndarray:
     return table
 
 
+def _is_lookalike(ch: str) -> bool:
+    return ch in _LOOKALIKE_CHARS
+
+
+def _is_other_space(ch: str) -> bool:
+    """White space for str.split() other than the plain space."""
+    return ch.isspace() and ch != " "
+
+
 _LETTER_CHARS = _table(_is_letter)
+_LOOKALIKE_TABLE = _table(_is_lookalike)
+_OTHER_SPACE_TABLE = _table(_is_other_space)
 _INVISIBLE_TABLE = _table(_is_invisible)
 _B64_CHARS = _table(_is_b64)
 
@@ -204,6 +215,13 @@ def _fold_homoglyphs(text: str) -> str:
     """
     if text.isascii():
         return text
+    if len(text) >= WHOLE_TEXT_MIN:
+        # what _MIXED_HINT looks for: a look-alike right after or before an a-z letter
+        cps = _code_points(text)
+        lookalike = _flags(cps, _LOOKALIKE_TABLE, _is_lookalike)
+        latin = (cps >= 97) & (cps <= 122)
+        if not ((lookalike[1:] & latin[:-1]).any() or (lookalike[:-1] & latin[1:]).any()):
+            return text
     out: list[str] = []
     pos = 0
     for m in _MIXED_HINT.finditer(text):
@@ -363,8 +381,14 @@ def normalize(text: str) -> str:
     # spaces or a tab.)
     if "  " in text or "\t" in text:
         text = _WIDE_GAP.sub(f" {_GAP_MARK} ", text)
-    # str.split() splits on exactly the characters `\s` matches, and is much faster
-    text = " ".join(text.casefold().split())
+    # str.split() splits on exactly the characters `\s` matches, and is much faster; a long
+    # text with single spaces only (the usual case) is already what the join would give
+    text = text.casefold()
+    if (
+        len(text) < WHOLE_TEXT_MIN or "  " in text or text[:1] == " " or text[-1:] == " "
+        or _any_char(text, _OTHER_SPACE_TABLE, _is_other_space)
+    ):
+        text = " ".join(text.split())
     # From here the text has single spaces and no other white space; only the steps that
     # put spaces in (marked `spaced`) can break that, so only then is it joined again.
     text = _fold_homoglyphs(text)
