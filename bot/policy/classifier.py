@@ -96,6 +96,20 @@ class Classifier:
         self.examples = examples
         self.hard_mask = np.array([label in HARD_LIMIT_IDS for label in labels])
         self._example_index = {cat: _ExampleIndex(texts) for cat, texts in examples.items()}
+        # The character n-grams (most of a text's rows) count for fewer than all models
+        # (a zero group weight): their rows are also kept with only those models' columns,
+        # starting on cache-line boundaries, so gathering them reads less memory.
+        k = len(labels)
+        used = np.flatnonzero(self.group_weights[:, 0] != 0)
+        self._char_cols: np.ndarray | None = None
+        if 0 < len(used) < self.n_models:
+            cols = np.concatenate([np.arange(m * k, (m + 1) * k) for m in used])
+            size = weights.shape[0] * len(cols)
+            buf = np.empty(size + 16, dtype=weights.dtype)
+            start = (-buf.ctypes.data % 64) // buf.itemsize
+            self._char_weights = buf[start : start + size].reshape(weights.shape[0], len(cols))
+            self._char_weights[...] = weights[:, cols]
+            self._char_cols = cols
 
     @classmethod
     def load(cls, path: Path | str) -> Classifier:
@@ -135,8 +149,17 @@ class Classifier:
                 # rows, same order); einsum sums them about twice as fast as
                 # .sum(axis=0), and without a BLAS call (whose threads would fight the
                 # server's own)
-                rows = np.take(self.weights, idx, axis=0)
-                summed = np.einsum("ij->j", rows).reshape(self.n_models, k)
+                if g == 0 and self._char_cols is not None:
+                    # the same sums for the models that use these rows (einsum sums each
+                    # column on its own, row by row); zero for the others, whose group
+                    # weight is zero, so adding them changes nothing
+                    rows = np.take(self._char_weights, idx, axis=0)
+                    summed = np.zeros(self.weights.shape[1], dtype=np.float32)
+                    summed[self._char_cols] = np.einsum("ij->j", rows)
+                    summed = summed.reshape(self.n_models, k)
+                else:
+                    rows = np.take(self.weights, idx, axis=0)
+                    summed = np.einsum("ij->j", rows).reshape(self.n_models, k)
                 z += (self.group_weights[:, g : g + 1] * scale) * summed
         return z
 
