@@ -13,7 +13,10 @@ weights; the lists only name the concepts, broadly.
 Matching is on word tokens, not big regexes (Python's `re` is slow on long alternations):
 an entry is space-separated word slots, each slot `a|b|c`, a trailing `*` makes it a
 prefix; entries with CJK characters are matched as substrings. Latin accents are folded
-(`ántrax` = `antrax`), so entries are written without them.
+(`ántrax` = `antrax`), so entries are written without them. A long text is matched in one
+pass: its words laid out as " w1 w2 ... " per sentence, and one Aho-Corasick automaton
+(ahocorasick-rs) over every entry; a short one word by word (`Lexicon._names`), which
+finds the same names.
 """
 
 from __future__ import annotations
