@@ -27,6 +27,12 @@ WINDOW_STRIDE = 1_600
 MAX_CHARS = 200_000  # beyond this only the head and tail are read (bounded time)
 HARD_SHARE = 0.35  # share of the violation mass on hard limits that makes the call hard
 _TOKEN = re.compile(r"\w+")
+# from this many character n-gram rows on, gathering the narrower copy pays for its setup
+_SUBSET_ROWS = 512
+# from this length on, a text's words come from the code-point table (word_tokens), and
+# from this many distinct words on, example overlaps from the incidence matrix
+_LONG_TEXT = 600
+_MANY_TOKENS = 64
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,7 @@ class Classifier:
                 # rows, same order); einsum sums them about twice as fast as
                 # .sum(axis=0), and without a BLAS call (whose threads would fight the
                 # server's own)
-                if g == 0 and self._char_cols is not None:
+                if g == 0 and self._char_cols is not None and len(idx) >= _SUBSET_ROWS:
                     # the same sums for the models that use these rows (einsum sums each
                     # column on its own, row by row); zero for the others, whose group
                     # weight is zero, so adding them changes nothing
@@ -225,7 +231,8 @@ class Classifier:
         index = self._example_index.get(category)
         if index is None:
             return ()
-        tokens = set(word_tokens(normalised[: WINDOW_CHARS * 4]))
+        head = normalised[: WINDOW_CHARS * 4]
+        tokens = set(word_tokens(head) if len(head) >= _LONG_TEXT else _TOKEN.findall(head))
         return tuple(f"like: {t[:140]}" for t in index.nearest(tokens, 2))
 
 
@@ -233,8 +240,9 @@ class _ExampleIndex:
     """One category's examples, with a token-by-example incidence matrix.
 
     `nearest` ranks by Jaccard overlap, highest first and ties in example order (as a
-    stable sort of every example would); the overlaps with every example come from one
-    numpy sum over the rows of the text's tokens that occur in some example.
+    stable sort of every example would); for a text with many words the overlaps with
+    every example come from one numpy sum over the rows of its words that occur in some
+    example, for one with few from the postings of those words.
     """
 
     def __init__(self, texts: list[str]) -> None:
@@ -249,8 +257,14 @@ class _ExampleIndex:
         self.incidence = np.zeros((len(self.vocab), len(texts)), dtype=np.uint8)
         for j, toks in enumerate(token_sets):
             self.incidence[[self.vocab[tok] for tok in toks], j] = 1
+        self.postings: dict[str, list[int]] = {}
+        for j, toks in enumerate(token_sets):
+            for tok in toks:
+                self.postings.setdefault(tok, []).append(j)
 
     def nearest(self, tokens: set[str], n: int) -> list[str]:
+        if len(tokens) < _MANY_TOKENS:  # a short text: its few postings, one by one
+            return self._nearest_few(tokens, n)
         vocab = self.vocab
         rows = [vocab[tok] for tok in tokens & self.known]
         size = len(tokens)
@@ -268,5 +282,22 @@ class _ExampleIndex:
             for j in np.flatnonzero((inter == 0) & (size + self.sizes > 0)).tolist():
                 if len(best) >= n:
                     break
+                best.append(j)
+        return [self.texts[j] for j in best]
+
+    def _nearest_few(self, tokens: set[str], n: int) -> list[str]:
+        shared: dict[int, int] = {}
+        for tok in tokens:
+            for j in self.postings.get(tok, ()):
+                shared[j] = shared.get(j, 0) + 1
+        size = len(tokens)
+        sizes = self.sizes.tolist()
+        ranked = sorted((-(inter / (size + sizes[j] - inter)), j) for j, inter in shared.items())
+        best = [j for _, j in ranked[:n]]
+        # then the examples sharing nothing (overlap 0), in order; an empty union is no match
+        for j, sz in enumerate(sizes):
+            if len(best) >= n:
+                break
+            if j not in shared and size + sz:
                 best.append(j)
         return [self.texts[j] for j in best]
