@@ -92,7 +92,9 @@ _LEET_HINT = re.compile(
 )
 # letter-by-letter spacing: at least four single letters joined by one separator
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
-_WIDE_GAP = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
+# two or more spaces or tabs between two other characters; the pattern starts on the
+# first space (a lookbehind checks the character before it), so `re` skips ahead to spaces
+_WIDE_GAP = re.compile(r"[ \t](?<=\S[ \t])[ \t]+(?=\S)")
 _GAP_MARK = "\u2063"  # invisible separator: neither a letter nor white space
 
 
