@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.policy.concepts import word_tokens
 from bot.policy.features import Hasher
 from bot.policy.policy import HARD_LIMIT_IDS
 
@@ -26,6 +27,12 @@ WINDOW_STRIDE = 1_600
 MAX_CHARS = 200_000  # beyond this only the head and tail are read (bounded time)
 HARD_SHARE = 0.35  # share of the violation mass on hard limits that makes the call hard
 _TOKEN = re.compile(r"\w+")
+# from this many character n-gram rows on, gathering the narrower copy pays for its setup
+_SUBSET_ROWS = 512
+# from this length on, a text's words come from the code-point table (word_tokens), and
+# from this many distinct words on, example overlaps from the incidence matrix
+_LONG_TEXT = 600
+_MANY_TOKENS = 64
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,20 @@ class Classifier:
         self.examples = examples
         self.hard_mask = np.array([label in HARD_LIMIT_IDS for label in labels])
         self._example_index = {cat: _ExampleIndex(texts) for cat, texts in examples.items()}
+        # The character n-grams (most of a text's rows) count for fewer than all models
+        # (a zero group weight): their rows are also kept with only those models' columns,
+        # starting on cache-line boundaries, so gathering them reads less memory.
+        k = len(labels)
+        used = np.flatnonzero(self.group_weights[:, 0] != 0)
+        self._char_cols: np.ndarray | None = None
+        if 0 < len(used) < self.n_models:
+            cols = np.concatenate([np.arange(m * k, (m + 1) * k) for m in used])
+            size = weights.shape[0] * len(cols)
+            buf = np.empty(size + 16, dtype=weights.dtype)
+            start = (-buf.ctypes.data % 64) // buf.itemsize
+            self._char_weights = buf[start : start + size].reshape(weights.shape[0], len(cols))
+            self._char_weights[...] = weights[:, cols]
+            self._char_cols = cols
 
     @classmethod
     def load(cls, path: Path | str) -> Classifier:
@@ -134,8 +155,17 @@ class Classifier:
                 # rows, same order); einsum sums them about twice as fast as
                 # .sum(axis=0), and without a BLAS call (whose threads would fight the
                 # server's own)
-                rows = np.take(self.weights, idx, axis=0)
-                summed = np.einsum("ij->j", rows).reshape(self.n_models, k)
+                if g == 0 and self._char_cols is not None and len(idx) >= _SUBSET_ROWS:
+                    # the same sums for the models that use these rows (einsum sums each
+                    # column on its own, row by row); zero for the others, whose group
+                    # weight is zero, so adding them changes nothing
+                    rows = np.take(self._char_weights, idx, axis=0)
+                    summed = np.zeros(self.weights.shape[1], dtype=np.float32)
+                    summed[self._char_cols] = np.einsum("ij->j", rows)
+                    summed = summed.reshape(self.n_models, k)
+                else:
+                    rows = np.take(self.weights, idx, axis=0)
+                    summed = np.einsum("ij->j", rows).reshape(self.n_models, k)
                 z += (self.group_weights[:, g : g + 1] * scale) * summed
         return z
 
@@ -201,39 +231,71 @@ class Classifier:
         index = self._example_index.get(category)
         if index is None:
             return ()
-        tokens = set(_TOKEN.findall(normalised[:WINDOW_CHARS * 4]))
+        head = normalised[: WINDOW_CHARS * 4]
+        tokens = set(word_tokens(head) if len(head) >= _LONG_TEXT else _TOKEN.findall(head))
         return tuple(f"like: {t[:140]}" for t in index.nearest(tokens, 2))
 
 
 class _ExampleIndex:
-    """One category's examples, with an inverted index of their word tokens.
+    """One category's examples, with a token-by-example incidence matrix.
 
     `nearest` ranks by Jaccard overlap, highest first and ties in example order (as a
-    stable sort of every example would), but only visits the examples that share a token
-    with the text: a short message shares few, so it costs a fraction of a full scan.
+    stable sort of every example would); for a text with many words the overlaps with
+    every example come from one numpy sum over the rows of its words that occur in some
+    example, for one with few from the postings of those words.
     """
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
         token_sets = [set(_TOKEN.findall(t)) for t in texts]
-        self.sizes = [len(toks) for toks in token_sets]
+        self.sizes = np.array([len(toks) for toks in token_sets], dtype=np.int64)
+        self.vocab: dict[str, int] = {}
+        for toks in token_sets:
+            for tok in sorted(toks):
+                self.vocab.setdefault(tok, len(self.vocab))
+        self.known = frozenset(self.vocab)
+        self.incidence = np.zeros((len(self.vocab), len(texts)), dtype=np.uint8)
+        for j, toks in enumerate(token_sets):
+            self.incidence[[self.vocab[tok] for tok in toks], j] = 1
         self.postings: dict[str, list[int]] = {}
         for j, toks in enumerate(token_sets):
             for tok in toks:
                 self.postings.setdefault(tok, []).append(j)
 
     def nearest(self, tokens: set[str], n: int) -> list[str]:
+        if len(tokens) < _MANY_TOKENS:  # a short text: its few postings, one by one
+            return self._nearest_few(tokens, n)
+        vocab = self.vocab
+        rows = [vocab[tok] for tok in tokens & self.known]
+        size = len(tokens)
+        if rows:
+            inter = self.incidence[rows].sum(axis=0, dtype=np.int64)
+        else:
+            inter = np.zeros(len(self.texts), dtype=np.int64)
+        shared = np.flatnonzero(inter)
+        # the same float64 quotients as int / int in Python; a stable sort of the negated
+        # overlaps keeps ties in example order
+        jaccard = inter[shared] / (size + self.sizes[shared] - inter[shared])
+        best = shared[np.argsort(-jaccard, kind="stable")[:n]].tolist()
+        # then the examples sharing nothing (overlap 0), in order; an empty union is no match
+        if len(best) < n:
+            for j in np.flatnonzero((inter == 0) & (size + self.sizes > 0)).tolist():
+                if len(best) >= n:
+                    break
+                best.append(j)
+        return [self.texts[j] for j in best]
+
+    def _nearest_few(self, tokens: set[str], n: int) -> list[str]:
         shared: dict[int, int] = {}
         for tok in tokens:
             for j in self.postings.get(tok, ()):
                 shared[j] = shared.get(j, 0) + 1
         size = len(tokens)
-        ranked = sorted(
-            (-(inter / (size + self.sizes[j] - inter)), j) for j, inter in shared.items()
-        )
+        sizes = self.sizes.tolist()
+        ranked = sorted((-(inter / (size + sizes[j] - inter)), j) for j, inter in shared.items())
         best = [j for _, j in ranked[:n]]
         # then the examples sharing nothing (overlap 0), in order; an empty union is no match
-        for j, sz in enumerate(self.sizes):
+        for j, sz in enumerate(sizes):
             if len(best) >= n:
                 break
             if j not in shared and size + sz:

@@ -13,7 +13,10 @@ weights; the lists only name the concepts, broadly.
 Matching is on word tokens, not big regexes (Python's `re` is slow on long alternations):
 an entry is space-separated word slots, each slot `a|b|c`, a trailing `*` makes it a
 prefix; entries with CJK characters are matched as substrings. Latin accents are folded
-(`ántrax` = `antrax`), so entries are written without them.
+(`ántrax` = `antrax`), so entries are written without them. A long text is matched in one
+pass: its words laid out as " w1 w2 ... " per sentence, and one Aho-Corasick automaton
+(ahocorasick-rs) over every entry; a short one word by word (`Lexicon._names`), which
+finds the same names.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+import ahocorasick_rs
+import numpy as np
 
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"\w+")
 _SENTENCE = re.compile(r"[.!?;\n。！？；]+")
-_LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
+# a run of combining marks right after a Latin letter; the pattern starts on the mark (a
+# lookbehind checks the letter before it), so `re` only tries the positions of marks
+_LATIN_MARK = re.compile(r"[\u0300-\u036f](?<=[a-z].)[\u0300-\u036f]*")
 
 LEXICON: dict[str, tuple[str, ...]] = {
     # ---------------------------------------------------------------- concepts
@@ -372,10 +381,48 @@ INTENTS = ("ask", "discuss", "defend")
 STRONG = frozenset({"cbrn", "autonomy", "cyber", "roleplay", "game", "medical", "pest", "report"})
 
 
+def _fold_all(text: str) -> str:
+    stripped, n = _LATIN_MARK.subn("", unicodedata.normalize("NFD", text))
+    if n == 0 and unicodedata.is_normalized("NFC", text):
+        return text  # NFC(NFD(text)) is NFC(text), which is text itself
+    return unicodedata.normalize("NFC", stripped)
+
+
 def _fold(text: str) -> str:
+    """Latin letters without their accents (NFD, drop the marks after a-z, NFC).
+
+    Folding never reaches across a space (a space decomposes to nothing else, composes
+    with nothing, and a mark after it follows no Latin letter), so in an NFC text only the
+    space-separated tokens holding a character that decomposes or is a mark can change:
+    only those are folded.
+    """
     if text.isascii():
         return text
-    return unicodedata.normalize("NFC", _LATIN_MARK.sub("", unicodedata.normalize("NFD", text)))
+    if len(text) < WHOLE_TEXT_MIN // 2:
+        return _fold_all(text)
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if not unicodedata.is_normalized("NFC", text):
+        return _fold_all(text)
+    hot = np.flatnonzero(_flags(cps, _FOLD_CHARS, _folds))
+    if len(hot) == 0:
+        return text
+    spaces = np.flatnonzero(cps == 32)
+    if len(spaces) == 0:
+        return _fold_all(text)
+    # the tokens holding them: token k runs from after space k-1 to space k
+    at = np.unique(np.searchsorted(spaces, hot))
+    bounds = np.concatenate(([-1], spaces, [len(text)]))
+    starts, ends = (bounds[at] + 1).tolist(), bounds[at + 1].tolist()
+    # fold them all in one call, joined by spaces (which folding keeps, one for one)
+    folded = _fold_all(" ".join([text[a:b] for a, b in zip(starts, ends, strict=True)]))
+    out: list[str] = []
+    pos = 0
+    for a, b, token in zip(starts, ends, folded.split(" "), strict=True):
+        out.append(text[pos:a])
+        out.append(token)
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _expand(entry: str) -> list[tuple[str, ...]]:
@@ -426,6 +473,92 @@ class Lexicon:
             self._cjk_by_first.setdefault(entry[0], []).append((entry, name))
         # per word, what it contributes (_Entry); bounded memo, owned by this object
         self._cache: dict[str, _Entry] = {}
+        self._build_automata()
+
+    def _build_automata(self) -> None:
+        """One Aho-Corasick automaton over every phrase, for a whole text at once.
+
+        A text's words are laid out as " w1 w2 ... " (one space between the words of a
+        sentence, " \n " between sentences), so a phrase is the substring " a b " (" a b"
+        when its last word is a prefix); a phrase with a prefix word before its last one is
+        found by its words up to that prefix, then checked with a regex. The automaton
+        reports every occurrence (overlapping), so the names found are exactly those of the
+        word-by-word matcher (`_names`).
+        """
+        by_pattern: dict[str, list[tuple[str, re.Pattern[str] | None]]] = {}
+        phrases = [p for ps in self._exact.values() for p in ps]
+        phrases += [p for d in self._prefix.values() for ps in d.values() for p in ps]
+        for phrase in phrases:
+            words = phrase.words
+            cut = next((k for k, w in enumerate(words[:-1]) if w.endswith("*")), None)
+            if cut is None:
+                head = words
+                check = None
+            else:
+                head = words[: cut + 1]
+                check = re.compile(" " + " ".join(
+                    re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w)
+                    for w in words
+                ) + ("" if words[-1].endswith("*") else " "))
+            last = head[-1]
+            pattern = " " + " ".join((*head[:-1], last[:-1] if last.endswith("*") else last + " "))
+            by_pattern.setdefault(pattern, []).append((phrase.name, check))
+        self._patterns = list(by_pattern)
+        self._plain: list[frozenset[str]] = []
+        self._checked: list[tuple[tuple[str, re.Pattern[str]], ...]] = []
+        for pattern in self._patterns:
+            found = by_pattern[pattern]
+            self._plain.append(frozenset(n for n, c in found if c is None))
+            self._checked.append(tuple((n, c) for n, c in found if c is not None))
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard
+        )
+        # CJK entries are substrings of the (unfolded) sentence; none holds a sentence end
+        cjk = [(e, n) for e, n in self._cjk if not _SENTENCE.search(e)]
+        cjk_names: dict[str, set[str]] = {}
+        for entry, name in cjk:
+            cjk_names.setdefault(entry, set()).add(name)
+        self._cjk_patterns = list(cjk_names)
+        self._cjk_names = [frozenset(cjk_names[e]) for e in self._cjk_patterns]
+        self._cjk_automaton = ahocorasick_rs.AhoCorasick(
+            self._cjk_patterns, matchkind=ahocorasick_rs.MatchKind.Standard
+        )
+
+    def _piece_names(self, text: str, bounds: list[tuple[int, int]]) -> list[set[str]] | None:
+        """Names of each piece of `text` (`bounds`: its `_SENTENCE` split), in one pass.
+
+        None when the folded text does not split into as many pieces (then the caller
+        goes sentence by sentence).
+        """
+        layout = _lay_out(_fold(text), len(bounds) - 1)
+        if layout is None:
+            return None
+        laid, breaks = layout
+        found: list[set[str]] = [set() for _ in bounds]
+        plain, checked = self._plain, self._checked
+        matches = self._automaton.find_matches_as_indexes(laid, overlapping=True)
+        if len(bounds) > 1:
+            for pid, start, _ in matches:
+                names = found[bisect_right(breaks, start)]
+                names |= plain[pid]
+                for name, check in checked[pid]:
+                    if name not in names and check.match(laid, start):
+                        names.add(name)
+        else:
+            names = found[0]
+            for pid, start, _ in matches:
+                names |= plain[pid]
+                for name, check in checked[pid]:
+                    if name not in names and check.match(laid, start):
+                        names.add(name)
+        if _CJK.search(text):
+            cjk_names = self._cjk_names
+            matches = self._cjk_automaton.find_matches_as_indexes(text, overlapping=True)
+            if matches:
+                starts = [a for a, _ in bounds[1:]]
+                for pid, start, _ in matches:
+                    found[bisect_right(starts, start)] |= cjk_names[pid]
+        return found
 
     def _lookup(self, word: str) -> _Entry:
         hit = self._cache.get(word)
@@ -505,28 +638,146 @@ class Lexicon:
         return found
 
     def sentences(self, text: str) -> list[set[str]]:
-        cjk = _CJK.search(text) is not None
-        return [self._names(s, cjk) for s in _SENTENCE.split(text) if s.strip()]
+        return [names for _, _, names in self.split_spans(text)]
 
     def split(self, text: str) -> list[tuple[str, set[str]]]:
         """(sentence, names) for each sentence of `text`."""
-        cjk = _CJK.search(text) is not None
-        return [(s, self._names(s, cjk)) for s in _SENTENCE.split(text) if s.strip()]
+        return [(text[a:b], names) for a, b, names in self.split_spans(text)]
 
     def split_spans(self, text: str) -> list[tuple[int, int, set[str]]]:
         """(start, end, names) for each sentence of `text`, in order."""
-        cjk = _CJK.search(text) is not None  # one scan, not one per sentence
-        spans: list[tuple[int, int, set[str]]] = []
-        pos = 0
-        for m in _SENTENCE.finditer(text):
-            sentence = text[pos : m.start()]
-            if sentence.strip():
-                spans.append((pos, m.start(), self._names(sentence, cjk)))
-            pos = m.end()
-        sentence = text[pos:]
-        if sentence.strip():
-            spans.append((pos, len(text), self._names(sentence, cjk)))
-        return spans
+        if len(text) < WHOLE_TEXT_MIN:  # numpy's fixed costs outweigh the loop
+            bounds = []
+            pos = 0
+            for m in _SENTENCE.finditer(text):
+                bounds.append((pos, m.start()))
+                pos = m.end()
+            bounds.append((pos, len(text)))
+            found = None
+        else:
+            bounds = _pieces(text)
+            found = self._piece_names(text, bounds)
+        if found is None:
+            cjk = _CJK.search(text) is not None  # one scan, not one per sentence
+            return [
+                (a, b, self._names(text[a:b], cjk)) for a, b in bounds if text[a:b].strip()
+            ]
+        return [
+            (a, b, names)
+            for (a, b), names in zip(bounds, found, strict=True)
+            if text[a:b].strip()
+        ]
+
+
+def word_char_table() -> np.ndarray:
+    """Which code points `re`'s \\w matches (str.isalnum() or "_"), up to TABLE_SIZE."""
+    return _WORD_CHARS
+
+
+# from this length on, a text's sentences are looked up in one pass over the whole text
+# (below it, numpy's fixed costs outweigh the per-word loop)
+WHOLE_TEXT_MIN = 600
+# character tables cover the first two planes (letters, marks, emoji); the rare code
+# points beyond are tested one by one
+TABLE_SIZE = 0x20000
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _folds(ch: str) -> bool:
+    """Whether folding may change or drop `ch`: it decomposes (NFD), or is a mark."""
+    return unicodedata.combining(ch) != 0 or unicodedata.normalize("NFD", ch) != ch
+
+
+def _flags(cps: np.ndarray, table: np.ndarray, test: Callable[[str], bool]) -> np.ndarray:
+    """`test` of each code point: from `table` below TABLE_SIZE, the few others one by one."""
+    if len(cps) == 0 or cps.max() < TABLE_SIZE:
+        return table.take(cps)  # faster than table[cps], the same elements
+    flags = table.take(np.minimum(cps, TABLE_SIZE - 1))
+    astral = cps >= TABLE_SIZE
+    values = np.unique(cps[astral])
+    found = np.array([test(chr(v)) for v in values.tolist()], dtype=bool)
+    flags[astral] = found[np.searchsorted(values, cps[astral])]
+    return flags
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    words = np.zeros(TABLE_SIZE, dtype=bool)
+    fold = np.zeros(TABLE_SIZE, dtype=bool)  # decomposes (NFD), or is a mark
+    for cp in range(TABLE_SIZE):
+        ch = chr(cp)
+        words[cp] = _is_word(ch)
+        fold[cp] = _folds(ch)
+    fold[0x300:0x370] = True  # the marks folding drops (U+034F is not a combining one)
+    words.flags.writeable = False
+    fold.flags.writeable = False
+    return words, fold
+
+
+_WORD_CHARS, _FOLD_CHARS = _tables()
+_SENTENCE_CHARS = np.zeros(TABLE_SIZE, dtype=bool)
+_SENTENCE_END = ".!?;\n。！？；"  # the characters of _SENTENCE
+_SENTENCE_CHARS[[ord(c) for c in _SENTENCE_END]] = True
+
+
+def word_tokens(text: str) -> list[str]:
+    """`re.findall(r"\\w+", text)`, from a table lookup of the code points (numpy)."""
+    if not text:
+        return []
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    out = np.where(_flags(cps, _WORD_CHARS, _is_word), cps, np.uint32(32))
+    return out.tobytes().decode("utf-32-le").split()
+
+
+def _pieces(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each piece of `_SENTENCE.split(text)`, from the code points."""
+    if not text:
+        return [(0, 0)]
+    at = np.flatnonzero(_flags(_code_points(text), _SENTENCE_CHARS, _is_sentence_char))
+    if len(at) == 0:
+        return [(0, len(text))]
+    cut = np.flatnonzero(at[1:] != at[:-1] + 1)  # the last character of each run but one
+    run_starts = [int(at[0]), *at[cut + 1].tolist()]
+    run_ends = [*(at[cut] + 1).tolist(), int(at[-1]) + 1]
+    return list(zip([0, *run_ends], [*run_starts, len(text)], strict=True))
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _is_sentence_char(ch: str) -> bool:
+    return ch in _SENTENCE_END
+
+
+def _lay_out(folded: str, breaks: int) -> tuple[str, list[int]] | None:
+    """The words of `folded` as " w1 w2 ... ", with " \\n " where a sentence ends.
+
+    Every run of `_SENTENCE` characters becomes one line break; any other run of non-word
+    characters one space. Also the positions of the line breaks; None when there are not
+    `breaks` of them.
+    """
+    if not folded:
+        return (" ", []) if breaks == 0 else None
+    cps = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    word = _flags(cps, _WORD_CHARS, _is_word)
+    ends = _SENTENCE_CHARS[np.minimum(cps, TABLE_SIZE - 1)]
+    first_end = ends.copy()
+    first_end[1:] &= ~ends[:-1]
+    if int(np.count_nonzero(first_end)) != breaks:
+        return None
+    gap = ~word & ~ends
+    gap[1:] &= word[:-1]  # the first non-word character after a word
+    gap[0] = False
+    keep = word | first_end | gap
+    out = np.where(word, cps, np.where(ends, np.uint32(10), np.uint32(32)))
+    laid = np.compress(keep, out).tobytes().decode("utf-32-le")
+    # where the line breaks land: each earlier one grew by two spaces, plus the leading one
+    at = np.flatnonzero(first_end[keep])
+    breaks_at = (at + 2 * np.arange(len(at)) + 2).tolist()
+    return " " + laid.replace("\n", " \n ") + " ", breaks_at
 
 
 def concept_tokens(sentence_names: Iterable[set[str]]) -> list[str]:

@@ -8,6 +8,7 @@ raises: any internal failure gives a refusal with stage "error" (a safeguard fai
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -261,7 +262,11 @@ _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff]")
 
 def _too_thin_to_flag(normalised: str, spans: list[tuple[int, int, set[str]]]) -> bool:
     """Fewer than a few words and none of them a policy subject."""
-    words = len(_WORD.findall(normalised)) + len(_CJK.findall(normalised)) // 2
+    # the first _THIN_WORDS word runs settle it; only a text with fewer needs its CJK count
+    words = sum(1 for _ in itertools.islice(_WORD.finditer(normalised), _THIN_WORDS))
+    if words >= _THIN_WORDS:
+        return False
+    words += len(_CJK.findall(normalised)) // 2
     if words >= _THIN_WORDS:
         return False
     return not any(names & _SUBJECT_CONCEPTS for _, _, names in spans)

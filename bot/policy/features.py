@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.policy.concepts import INTENTS, Lexicon, concept_tokens
+from bot.policy.concepts import INTENTS, Lexicon, concept_tokens, word_char_table
 
 CHAR_NGRAMS = (2, 3, 4, 5)
 _BASE = np.uint64(1_000_003)
@@ -49,7 +49,18 @@ def _distinct(x: np.ndarray) -> np.ndarray:
     if len(x) < 2:
         return x
     x = np.sort(x.astype(np.int32))
-    return x[np.concatenate(([True], x[1:] != x[:-1]))].astype(np.int64)
+    # np.compress: the same elements as boolean indexing, in about half the time
+    return np.compress(np.concatenate(([True], x[1:] != x[:-1])), x).astype(np.int64)
+
+
+def _distinct_indices(h: np.ndarray) -> np.ndarray:
+    """`_distinct` of hashed indices still held as uint64 (all below 2**31)."""
+    if len(h) < 2:
+        return h.astype(np.int64)
+    x = h.astype(np.int32)
+    x.sort()
+    # np.compress: the same elements as boolean indexing, in about half the time
+    return np.compress(np.concatenate(([True], x[1:] != x[:-1])), x).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -84,12 +95,8 @@ class Hasher:
             self._pow = np.concatenate(([np.uint64(1)], self._pow[:-1]))
             self._ipow = np.cumprod(np.full(max_chars + 1, np.uint64(inv), dtype=np.uint64))
             self._ipow = np.concatenate(([np.uint64(1)], self._ipow[:-1]))
-        # word characters among the BMP code points
-        table = np.zeros(0x10000, dtype=bool)
-        for cp in range(0x10000):
-            ch = chr(cp)
-            table[cp] = ch.isalnum() or ch == "_"
-        self._wordchar = table
+        # word characters (the table covers two planes; hashing counts only BMP ones)
+        self._wordchar = word_char_table()
         self.lexicon = Lexicon()
         self._concept_memo: dict[tuple[frozenset[str], frozenset[frozenset[str]]], np.ndarray] = {}
 
@@ -105,25 +112,36 @@ class Hasher:
         cps = np.frombuffer((" " + text + " ").encode("utf-32-le"), dtype=np.uint32)
         c = cps.astype(np.uint64)
         n = len(c)
-        chars = []
         # rolling: the k-gram hashes are the (k-1)-gram ones times the base plus the next
-        # code point (exact in wrapping uint64), so each n costs one pass
+        # code point (exact in wrapping uint64), so each n costs one pass; written straight
+        # into one buffer (what concatenating the n-gram arrays would give), then indexed in
+        # place
+        total = sum(n - k + 1 for k in CHAR_NGRAMS if n >= k)
+        chars = np.empty(total, dtype=np.uint64)
+        at = 0
         h = c
         for k in range(2, CHAR_NGRAMS[-1] + 1):
             if n < k:
                 break
             h = h[:-1] * _BASE + c[k - 1 :]
             if k in CHAR_NGRAMS:
-                chars.append(h + np.uint64(k))
-        char_idx = (
-            _distinct(self._index(np.concatenate(chars), _SALT["char"]))
-            if chars else np.zeros(0, dtype=np.int64)
-        )
+                np.add(h, np.uint64(k), out=chars[at : at + len(h)])
+                at += len(h)
+        if total:
+            chars ^= _SALT["char"]
+            chars *= _MIX
+            chars >>= self._shift
+            char_idx = _distinct_indices(chars)
+        else:
+            char_idx = np.zeros(0, dtype=np.int64)
 
-        # words: maximal runs of word characters
-        bmp = np.minimum(cps, 0xFFFF)
-        is_word = self._wordchar[bmp] & (cps <= 0xFFFF)
-        edges = np.diff(is_word.astype(np.int8))
+        # words: maximal runs of word characters (of the BMP: the table covers more)
+        if cps.max() <= 0xFFFF:
+            is_word = self._wordchar[cps]
+        else:
+            is_word = self._wordchar[np.minimum(cps, 0xFFFF)] & (cps <= 0xFFFF)
+        flags = is_word.view(np.int8)
+        edges = flags[1:] - flags[:-1]
         starts = np.flatnonzero(edges == 1) + 1
         ends = np.flatnonzero(edges == -1) + 1
         if sentence_names is None:

@@ -16,6 +16,11 @@ import binascii
 import html
 import re
 import unicodedata
+from collections.abc import Callable
+
+import numpy as np
+
+from bot.policy.concepts import TABLE_SIZE, WHOLE_TEXT_MIN, _flags
 
 # Slack's angle-bracket markup: <@U123>, <@U123|name>, <#C123|general>, <!here>, <url|label>
 _SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -62,11 +67,10 @@ _HOMOGLYPHS = str.maketrans(
 )
 _LOOKALIKE_CHARS = frozenset("авеёкмнорстухѕіїјԁԛԝһɡӏѵαβεηικνορτυχγωμѡıℓ")
 _LOOKALIKE_CLASS = "[" + "".join(sorted(_LOOKALIKE_CHARS)) + "]"
-# a look-alike letter after or before a Latin one; each branch starts on the look-alike
+# a look-alike letter after or before a Latin one; the pattern starts on the look-alike
 # (a lookbehind checks the Latin letter before it), so `re` only tries those positions
-_MIXED_HINT = re.compile(
-    _LOOKALIKE_CLASS + "(?<=[a-z].)|" + _LOOKALIKE_CLASS + "(?=[a-z])"
-)
+# (one class up front, not two branches: `re` skips ahead on a leading class only)
+_MIXED_HINT = re.compile(_LOOKALIKE_CLASS + "(?:(?<=[a-z].)|(?=[a-z]))")
 
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a",
@@ -80,14 +84,118 @@ _TECH_SUFFIX = re.compile(
     r"room|step|phase|tier|top)\d+$"
 )
 _WORDISH = re.compile(r"[^\s]+")
-# a letter next to a leet character: the only texts worth the per-token pass; each branch
+# a letter next to a leet character: the only texts worth the per-token pass; the pattern
 # starts on the leet character (a lookbehind checks the letter before it), so `re` only
-# tries those positions
-_LEET_HINT = re.compile(r"[0134578@$!|€+](?<=[^\W\d_].)|[0134578@$€|](?=[^\W\d_])")
+# tries those positions (the second branch is for the leet characters other than "!+")
+_LEET_HINT = re.compile(
+    r"[0134578@$!|€+](?:(?<=[^\W\d_].)|(?<=[0134578@$€|])(?=[^\W\d_]))"
+)
 # letter-by-letter spacing: at least four single letters joined by one separator
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
-_WIDE_GAP = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
+# two or more spaces or tabs between two other characters; the pattern starts on the
+# first space (a lookbehind checks the character before it), so `re` skips ahead to spaces
+_WIDE_GAP = re.compile(r"[ \t](?<=\S[ \t])[ \t]+(?=\S)")
 _GAP_MARK = "\u2063"  # invisible separator: neither a letter nor white space
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _is_letter(ch: str) -> bool:
+    """What `[^\\W\\d_]` matches."""
+    return ch.isalnum() and not ch.isdecimal()
+
+
+def _is_invisible(ch: str) -> bool:
+    return _INVISIBLE_OR_FORMAT.match(ch) is not None
+
+
+def _is_b64(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch in "+/")
+
+
+def _table(test: Callable[[str], bool]) -> np.ndarray:
+    table = np.array([test(chr(cp)) for cp in range(TABLE_SIZE)], dtype=bool)
+    table.flags.writeable = False
+    return table
+
+
+def _is_lookalike(ch: str) -> bool:
+    return ch in _LOOKALIKE_CHARS
+
+
+def _is_other_space(ch: str) -> bool:
+    """White space for str.split() other than the plain space."""
+    return ch.isspace() and ch != " "
+
+
+_LETTER_CHARS = _table(_is_letter)
+_LOOKALIKE_TABLE = _table(_is_lookalike)
+_OTHER_SPACE_TABLE = _table(_is_other_space)
+_INVISIBLE_TABLE = _table(_is_invisible)
+_B64_CHARS = _table(_is_b64)
+
+
+def _any_char(text: str, table: np.ndarray, test: Callable[[str], bool]) -> bool:
+    return bool(_flags(_code_points(text), table, test).any())
+
+
+def _composed_seconds() -> set[int]:
+    """Code points that canonical composition can join to the character before them."""
+    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V, T
+    for cp in range(TABLE_SIZE):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(int(parts[1], 16))
+    return seconds
+
+
+_SECONDS = _composed_seconds()
+
+
+def _nfkc_may_change(ch: str) -> bool:
+    """Whether NFKC can change `ch` or join it to what comes before it."""
+    return (
+        unicodedata.decomposition(ch) != "" or unicodedata.combining(ch) != 0
+        or ord(ch) in _SECONDS
+    )
+
+
+_NFKC_TABLE = _table(_nfkc_may_change)
+
+
+def _nfkc(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), on the space-separated tokens that need it.
+
+    NFKC never reaches across a space (U+0020 is never decomposed or composed with), so
+    a token none of whose characters can change or combine is left as it is.
+    """
+    if len(text) < WHOLE_TEXT_MIN:
+        return unicodedata.normalize("NFKC", text)
+    cps = _code_points(text)
+    hot = np.flatnonzero(_flags(cps, _NFKC_TABLE, _nfkc_may_change))
+    spaces = np.flatnonzero(cps == 32)
+    if len(hot) == 0 or len(spaces) == 0:
+        return unicodedata.normalize("NFKC", text)
+    at = np.unique(np.searchsorted(spaces, hot))  # token k: after space k-1 up to space k
+    bounds = np.concatenate(([-1], spaces, [len(text)]))
+    out: list[str] = []
+    pos = 0
+    for a, b in zip((bounds[at] + 1).tolist(), bounds[at + 1].tolist(), strict=True):
+        out.append(text[pos:a])
+        out.append(unicodedata.normalize("NFKC", text[a:b]))
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _has_b64_run(text: str) -> bool:
+    """Whether `text` has 20 base64 characters in a row (what a `_B64` blob needs)."""
+    counts = np.cumsum(_flags(_code_points(text), _B64_CHARS, _is_b64), dtype=np.int32)
+    if counts[-1] < 20:
+        return False
+    return bool(counts[19] == 20 or (counts[20:] - counts[:-20] == 20).any())
 
 
 def strip_slack_markup(text: str) -> str:
@@ -109,6 +217,13 @@ def _fold_homoglyphs(text: str) -> str:
     """
     if text.isascii():
         return text
+    if len(text) >= WHOLE_TEXT_MIN:
+        # what _MIXED_HINT looks for: a look-alike right after or before an a-z letter
+        cps = _code_points(text)
+        lookalike = _flags(cps, _LOOKALIKE_TABLE, _is_lookalike)
+        latin = (cps >= 97) & (cps <= 122)
+        if not ((lookalike[1:] & latin[:-1]).any() or (lookalike[:-1] & latin[1:]).any()):
+            return text
     out: list[str] = []
     pos = 0
     for m in _MIXED_HINT.finditer(text):
@@ -173,10 +288,23 @@ _SEPARATED_HINT = re.compile(
 
 
 def _may_be_spaced(text: str) -> bool:
-    return bool(
-        _SPACED_AT_START.match(text) or _SPACED_HINT.search(text)
-        or _SEPARATED_HINT.search(text)
-    )
+    return _has_spaced_letters(text) or bool(_SEPARATED_HINT.search(text))
+
+
+def _has_spaced_letters(text: str) -> bool:
+    """`_SPACED_AT_START.match(text) or _SPACED_HINT.search(text)`, in numpy on long texts.
+
+    Both find four one-letter tokens in a row: a letter at i, i+2, i+4 and i+6, each with
+    a space or the text's edge on both sides.
+    """
+    if len(text) < 3 * WHOLE_TEXT_MIN:  # below this, numpy's fixed costs outweigh
+        return bool(_SPACED_AT_START.match(text) or _SPACED_HINT.search(text))
+    cps = _code_points(text)
+    space = cps == 32
+    alone = _flags(cps, _LETTER_CHARS, _is_letter)
+    alone[1:] &= space[:-1]
+    alone[:-1] &= space[1:]
+    return bool((alone[:-6] & alone[2:-4] & alone[4:-2] & alone[6:]).any())
 
 
 def _join_spaced(text: str) -> str:
@@ -199,7 +327,7 @@ def _join_spaced(text: str) -> str:
 
 def _decode_base64(text: str) -> str:
     """Replace base64 blobs that decode to readable text by that text."""
-    if len(text) < 20:
+    if len(text) < 20 or (len(text) >= WHOLE_TEXT_MIN and not _has_b64_run(text)):
         return text
 
     def fix(m: re.Match[str]) -> str:
@@ -231,16 +359,22 @@ def normalize(text: str) -> str:
     """The canonical form of `text` that rules and the classifier see."""
     if not text:
         return ""
-    # Lone surrogates arrive through JSON escapes ("\ud800") and cannot be encoded.
-    text = _SURROGATES.sub("", text)
+    # Lone surrogates arrive through JSON escapes ("\ud800") and cannot be encoded (which
+    # is also the cheapest way to see that there are none).
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = _SURROGATES.sub("", text)
     text = strip_slack_markup(text)
     if "\u202e" in text:
         text = _with_visual_order(text)
     text = _decode_base64(text)
     if not unicodedata.is_normalized("NFKC", text):  # the check is far cheaper
-        text = unicodedata.normalize("NFKC", text)
+        text = _nfkc(text)
     if not text.isascii():
-        text = _INVISIBLE_OR_FORMAT.sub("", text)
+        if len(text) < WHOLE_TEXT_MIN // 2 or _any_char(text, _INVISIBLE_TABLE, _is_invisible):
+            text = _INVISIBLE_OR_FORMAT.sub("", text)
         for curly, straight in _QUOTES:
             if curly in text:
                 text = text.replace(curly, straight)
@@ -249,16 +383,30 @@ def normalize(text: str) -> str:
     # spaces or a tab.)
     if "  " in text or "\t" in text:
         text = _WIDE_GAP.sub(f" {_GAP_MARK} ", text)
-    # str.split() splits on exactly the characters `\s` matches, and is much faster
-    text = " ".join(text.casefold().split())
+    # str.split() splits on exactly the characters `\s` matches, and is much faster; a long
+    # text with single spaces only (the usual case) is already what the join would give
+    text = text.casefold()
+    if (
+        len(text) < WHOLE_TEXT_MIN or "  " in text or text[:1] == " " or text[-1:] == " "
+        or _any_char(text, _OTHER_SPACE_TABLE, _is_other_space)
+    ):
+        text = " ".join(text.split())
+    # From here the text has single spaces and no other white space; only the steps that
+    # put spaces in (marked `spaced`) can break that, so only then is it joined again.
     text = _fold_homoglyphs(text)
     if _may_be_spaced(text):
         text = _join_spaced(text)  # a per-token pass: only for texts that can need it
+    spaced = False
     if _GAP_MARK in text:
         text = text.replace(_GAP_MARK, " ")
+        spaced = True
     text = _fold_leet(text)
     # bold, strike and code markers; underscores only at word edges (snake_case stays)
-    text = text.replace("*", " ").replace("~", " ").replace("`", " ")
+    for marker in "*~`":
+        if marker in text:
+            text = text.replace(marker, " ")
+            spaced = True
     if "_" in text:
-        text = _EDGE_UNDERSCORE.sub(" ", text)
-    return " ".join(text.split())
+        text, n = _EDGE_UNDERSCORE.subn(" ", text)
+        spaced = spaced or n > 0
+    return " ".join(text.split()) if spaced else text

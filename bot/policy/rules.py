@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from bot.policy.concepts import Lexicon
@@ -31,6 +32,14 @@ class RuleSet:
     def __init__(self, policy: Policy, lexicon: Lexicon | None = None) -> None:
         self._rules: tuple[Rule, ...] = policy.rules
         self._lexicon = lexicon or Lexicon()
+        # the order a rule's `all` patterns are tried in (any order gives the same answer):
+        # patterns that several rules share are the generic ones (an "ask" of any kind) and
+        # pass on most sentences, so they go last; then the longest (most specific) first
+        shared = Counter((p.pattern, p.flags) for rule in self._rules for p in set(rule.all))
+        self._order = tuple(
+            tuple(sorted(rule.all, key=lambda p: (shared[p.pattern, p.flags], -len(p.pattern))))
+            for rule in self._rules
+        )
 
     def first_match(
         self,
@@ -42,15 +51,25 @@ class RuleSet:
             sentences = self._lexicon.split(normalised)
         everything: set[str] = set().union(*(names for _, names in sentences))
         short = len(normalised) <= SHORT_TEXT
-        for rule in self._rules:
+        by_when: dict[tuple[str, ...], list[str]] = {}
+        for rule, order in zip(self._rules, self._order, strict=True):
             if kind not in rule.kinds or not everything.issuperset(rule.when):
                 continue
             span = None
-            if short and rule.matches_all(normalised):
+            if short and all(p.search(normalised) for p in order):
                 span = rule.match(normalised, kind)
             if span is None and (len(sentences) > 1 or not short):
-                for sentence, names in sentences:
-                    if names.issuperset(rule.when) and rule.matches_all(sentence):
+                # the sentences holding the rule's concepts, in order (rules share them)
+                candidates = by_when.get(rule.when)
+                if candidates is None:
+                    candidates = by_when[rule.when] = [
+                        sentence for sentence, names in sentences if names.issuperset(rule.when)
+                    ]
+                for sentence in candidates:
+                    for pattern in order:
+                        if pattern.search(sentence) is None:
+                            break
+                    else:
                         span = rule.match(sentence, kind)
                         if span is not None:
                             break
