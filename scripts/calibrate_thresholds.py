@@ -32,9 +32,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.policy.classifier import DEFAULT_MODEL_PATH  # noqa: E402
+from bot.policy.classifier import DEFAULT_MODEL_PATH, uncertain_band  # noqa: E402
 from bot.policy.engine import PolicyEngine  # noqa: E402
-from bot.policy.evaluate import Item, Report, read_items  # noqa: E402
+from bot.policy.evaluate import Item, evaluate_items, read_items  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 SHIFTS = np.round(np.arange(-0.30, 0.1001, 0.01), 2)
@@ -74,11 +74,7 @@ class Point:
 def measure(engine: PolicyEngine, items: list[Item], base: np.ndarray, shift: float) -> Point:
     assert engine.classifier is not None
     engine.classifier.thresholds = shifted(base, shift)
-    report = Report(profile="standard")
-    for item in items:
-        verdict = engine.decide(item.text, kind=item.kind, profile="standard",  # type: ignore[arg-type]
-                                context=item.context)
-        report.add(item, verdict, engine, by_field="")
+    report = evaluate_items(engine, items, "standard")
     return Point(
         shift=shift,
         allowed=report.allowed_total,
@@ -153,9 +149,7 @@ def main() -> int:
         return 0
     thresholds = shifted(base, pick.shift)
     arrays["thresholds"] = thresholds
-    arrays["low"] = np.clip(thresholds - 0.2, 0.1, 1.0).astype(np.float32)
-    arrays["high"] = np.clip(thresholds + 0.25, 0.0, 0.97).astype(np.float32)
-    arrays["low"][0] = arrays["high"][0] = 1.0
+    arrays["low"], arrays["high"] = uncertain_band(thresholds)
     meta["trained_thresholds"] = [float(t) for t in base]
     calib = args.calib.resolve()
     meta["calibration"] = {

@@ -25,6 +25,7 @@ from sklearn.model_selection import StratifiedKFold
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.policy.classifier import uncertain_band  # noqa: E402
 from bot.policy.features import Hasher  # noqa: E402
 from bot.policy.normalize import normalize  # noqa: E402
 from bot.policy.policy import CATEGORY_IDS, HARD_LIMIT_IDS  # noqa: E402
@@ -138,9 +139,7 @@ def tune_thresholds(
         pos = y == c
         recall = float((viol[pos] >= best).mean()) if pos.any() else 0.0
         report[name] = {"threshold": round(best, 2), "oof_recall": round(recall, 3)}
-    low = np.clip(thresholds - 0.2, 0.1, 1.0).astype(np.float32)
-    high = np.clip(thresholds + 0.25, 0.0, 0.97).astype(np.float32)
-    low[0], high[0] = 1.0, 1.0
+    low, high = uncertain_band(thresholds)
     return thresholds, low, high, report
 
 

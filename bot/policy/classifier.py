@@ -35,6 +35,15 @@ _LONG_TEXT = 600
 _MANY_TOKENS = 64
 
 
+def uncertain_band(thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges [low, high) of the band around each threshold where the optional judge is asked
+    (slot 0, "allowed", has none). Set by training and again by threshold calibration."""
+    low = np.clip(thresholds - 0.2, 0.1, 1.0).astype(np.float32)
+    high = np.clip(thresholds + 0.25, 0.0, 0.97).astype(np.float32)
+    low[0], high[0] = 1.0, 1.0
+    return low, high
+
+
 @dataclass(frozen=True)
 class Scores:
     """Class probabilities of one text (the max over its windows for each category)."""

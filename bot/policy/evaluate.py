@@ -17,7 +17,7 @@ import csv
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -209,8 +209,15 @@ class Report:
 def evaluate(
     engine: PolicyEngine, path: Path | str, profile: str, by_field: str = "", keep_errors: int = 0
 ) -> Report:
+    return evaluate_items(engine, read_items(path), profile, by_field, keep_errors)
+
+
+def evaluate_items(
+    engine: PolicyEngine, items: Iterable[Item], profile: str, by_field: str = "",
+    keep_errors: int = 0,
+) -> Report:
     report = Report(profile=profile)
-    for item in read_items(path):
+    for item in items:
         verdict = engine.decide(
             item.text, kind=item.kind, profile=profile, context=item.context  # type: ignore[arg-type]
         )
