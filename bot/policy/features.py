@@ -20,13 +20,14 @@ vectorised, deterministic across processes (no Python `hash`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.policy.concepts import INTENTS, Lexicon, concept_tokens, word_char_table
+from bot.policy.concepts import INTENTS, STRONG, Lexicon, word_char_table
 
 CHAR_NGRAMS = (2, 3, 4, 5)
 _BASE = np.uint64(1_000_003)
@@ -99,6 +100,8 @@ class Hasher:
         self._wordchar = word_char_table()
         self.lexicon = Lexicon()
         self._concept_memo: dict[tuple[frozenset[str], frozenset[frozenset[str]]], np.ndarray] = {}
+        # hashed indices of concept tokens, by what names them (see _concept_token_indices)
+        self._token_memo: dict[tuple[str, ...], list[int]] = {}
 
     # No np.errstate around the hashing: numpy never checks integer *array* arithmetic for
     # overflow (uint64 wraps silently), and entering the context costs more than the
@@ -177,16 +180,48 @@ class Hasher:
         hit = self._concept_memo.get(key)
         if hit is not None:
             return hit
-        tokens = concept_tokens([others, *ask_only])
-        if tokens:
-            mask = (1 << self.bits) - 1
-            idx = _distinct(np.array(
-                [(zlib.crc32(t.encode()) * 2654435761) & mask for t in tokens], dtype=np.int64
-            ))
-        else:
-            idx = np.zeros(0, dtype=np.int64)
+        found = self._concept_token_indices([others, *ask_only])
+        idx = _distinct(np.array(found, dtype=np.int64)) if found else np.zeros(0, dtype=np.int64)
         idx.flags.writeable = False  # shared by every text with this key
         if len(self._concept_memo) >= 50_000:
             self._concept_memo.clear()
         self._concept_memo[key] = idx
         return idx
+
+    def _token_index(self, token: str) -> int:
+        return (zlib.crc32(token.encode()) * 2654435761) & ((1 << self.bits) - 1)
+
+    def _crossed(self, key: tuple[str, ...], base: str, present: tuple[str, ...]) -> list[int]:
+        """Indices of the token `base` and of `base|i` for each intent i in `present`."""
+        hit = self._token_memo.get(key)
+        if hit is None:
+            hit = [self._token_index(base)] + [self._token_index(f"{base}|{i}") for i in present]
+            if len(self._token_memo) >= 200_000:
+                self._token_memo.clear()
+            self._token_memo[key] = hit
+        return hit
+
+    def _concept_token_indices(self, sentence_names: list[set[str]]) -> list[int]:
+        """The hashed indices of `concept_tokens(sentence_names)`, in some order (the
+        caller keeps the distinct ones, sorted): the same tokens, each hashed once per
+        process and then looked up by the names and intents it is made of."""
+        everything: set[str] = set().union(*sentence_names) if sentence_names else set()
+        present = tuple(i for i in INTENTS if i in everything)
+        found = sorted(everything.difference(INTENTS))
+        out = [self._token_index(f"I:{i}") for i in present]
+        if not found:
+            return out
+        crossed = self._crossed
+        for c in found:
+            if c in STRONG:
+                out += crossed(("C", c, *present), f"C:{c}", present)
+        for a, b in itertools.combinations(found, 2):
+            out += crossed(("C", a, b, *present), f"C:{a}&{b}", present)
+        for names in sentence_names:
+            if "ask" in names and "discuss" not in names and "defend" not in names:
+                s_found = sorted(names.difference(INTENTS))
+                for c in s_found:
+                    out += crossed(("S", c), f"S:{c}|ask_only", ())
+                for a, b in itertools.combinations(s_found, 2):
+                    out += crossed(("S", a, b), f"S:{a}&{b}|ask_only", ())
+        return out
