@@ -145,25 +145,36 @@ class Hasher:
             is_word = self._wordchar[np.minimum(cps, 0xFFFF)] & (cps <= 0xFFFF)
         flags = is_word.view(np.int8)
         edges = flags[1:] - flags[:-1]
-        starts = np.flatnonzero(edges == 1) + 1
-        ends = np.flatnonzero(edges == -1) + 1
+        # ndarray.nonzero: what np.flatnonzero returns for a 1-d array, without its wrapper
+        starts = (edges == 1).nonzero()[0] + 1
+        ends = (edges == -1).nonzero()[0] + 1
         if sentence_names is None:
             sentence_names = self.lexicon.sentences(text)
         concept = self._concepts(sentence_names)
         present = set().union(*sentence_names) if sentence_names else set()
-        if len(starts) == 0:
+        nw = len(starts)
+        if nw == 0:
             return HashedText(char_idx, np.zeros(0, dtype=np.int64), concept)
         prefix = np.concatenate(([np.uint64(0)], np.cumsum(c * self._pow[:n])))
-        wh = (prefix[ends] - prefix[starts]) * self._ipow[starts]
-        wh = wh + (ends - starts).astype(np.uint64)
-        words = [self._index(wh, _SALT["word"])]
-        if len(wh) > 1:
-            bh = wh[:-1] * _MIX + wh[1:]
-            words.append(self._index(bh, _SALT["bigram"]))
-        for name in INTENTS:
-            if name in present:
-                words.append(self._index(wh, _SALT[name]))
-        return HashedText(char_idx, _distinct(np.concatenate(words)), concept)
+        wh = (prefix.take(ends) - prefix.take(starts)) * self._ipow.take(starts)
+        wh += (ends - starts).astype(np.uint64)
+        # the salted word, bigram and intent-cross hashes written into one buffer (what
+        # concatenating their `_index` arrays would hold), then indexed in place
+        intents = [_SALT[name] for name in INTENTS if name in present]
+        words = np.empty(nw * (1 + len(intents)) + nw - 1, dtype=np.uint64)
+        np.bitwise_xor(wh, _SALT["word"], out=words[:nw])
+        at = nw
+        if nw > 1:
+            bh = wh[:-1] * _MIX
+            bh += wh[1:]
+            np.bitwise_xor(bh, _SALT["bigram"], out=words[at : at + nw - 1])
+            at += nw - 1
+        for salt in intents:
+            np.bitwise_xor(wh, salt, out=words[at : at + nw])
+            at += nw
+        words *= _MIX
+        words >>= self._shift
+        return HashedText(char_idx, _distinct_indices(words), concept)
 
     def _concepts(self, sentence_names: list[set[str]]) -> np.ndarray:
         # The distinct indices depend only on the names in the whole text and on the
