@@ -108,6 +108,9 @@ class Classifier:
         self.high = high
         self.group_weights = np.asarray(group_weights, dtype=np.float32).reshape(self.n_models, 3)
         self.hasher = Hasher(bits=bits)
+        self._shape = (self.n_models, len(labels))
+        self._group_columns = [self.group_weights[:, g : g + 1] for g in range(3)]
+        self._n_models = np.intp(self.n_models)
         self.examples = examples
         self.hard_mask = np.array([label in HARD_LIMIT_IDS for label in labels])
         self._example_index = {cat: _ExampleIndex(texts) for cat, texts in examples.items()}
@@ -154,13 +157,10 @@ class Classifier:
         """Logits of each model of the ensemble, shape (M, K)."""
         hashed = self.hasher.hash_text(normalised, names)
         scales = hashed.scales()
-        k = len(self.labels)
         z = self.bias.copy()
-        for g, (idx, scale) in enumerate(
-            zip((hashed.char, hashed.word, hashed.concept), scales, strict=True)
-        ):
+        for g, idx in enumerate((hashed.char, hashed.word, hashed.concept)):
             if len(idx):
-                # np.take gathers rows several times faster than fancy indexing (same
+                # ndarray.take gathers rows several times faster than fancy indexing (same
                 # rows, same order); einsum sums them about twice as fast as
                 # .sum(axis=0), and without a BLAS call (whose threads would fight the
                 # server's own)
@@ -168,22 +168,25 @@ class Classifier:
                     # the same sums for the models that use these rows (einsum sums each
                     # column on its own, row by row); zero for the others, whose group
                     # weight is zero, so adding them changes nothing
-                    rows = np.take(self._char_weights, idx, axis=0)
+                    rows = self._char_weights.take(idx, axis=0)
                     summed = np.zeros(self.weights.shape[1], dtype=np.float32)
                     summed[self._char_cols] = np.einsum("ij->j", rows)
-                    summed = summed.reshape(self.n_models, k)
                 else:
-                    rows = np.take(self.weights, idx, axis=0)
-                    summed = np.einsum("ij->j", rows).reshape(self.n_models, k)
-                z += (self.group_weights[:, g : g + 1] * scale) * summed
+                    summed = np.einsum("ij->j", self.weights.take(idx, axis=0))
+                z += (self._group_columns[g] * scales[g]) * summed.reshape(self._shape)
         return z
 
     def _probs(self, normalised: str, names: list[set[str]] | None = None) -> np.ndarray:
         """The ensemble's probabilities: the mean of its models' softmaxes."""
         z = self.logits(normalised, names)
-        z = z - z.max(axis=1, keepdims=True)
+        # the ufunc reductions that ndarray.max, .sum and .mean call (the mean divides the
+        # float32 sum by the count as an intp, in place), without their Python wrappers
+        z = z - np.maximum.reduce(z, axis=1, keepdims=True)
         e = np.exp(z)
-        return (e / e.sum(axis=1, keepdims=True)).mean(axis=0)
+        p = e / np.add.reduce(e, axis=1, keepdims=True)
+        mean = np.add.reduce(p, axis=0)
+        np.true_divide(mean, self._n_models, out=mean, casting="unsafe")
+        return mean
 
     def score(
         self,
