@@ -139,10 +139,11 @@ class Hasher:
             char_idx = np.zeros(0, dtype=np.int64)
 
         # words: maximal runs of word characters (of the BMP: the table covers more)
+        # (ndarray.take: the same elements as indexing with the array, faster)
         if cps.max() <= 0xFFFF:
-            is_word = self._wordchar[cps]
+            is_word = self._wordchar.take(cps)
         else:
-            is_word = self._wordchar[np.minimum(cps, 0xFFFF)] & (cps <= 0xFFFF)
+            is_word = self._wordchar.take(np.minimum(cps, 0xFFFF)) & (cps <= 0xFFFF)
         flags = is_word.view(np.int8)
         edges = flags[1:] - flags[:-1]
         # ndarray.nonzero: what np.flatnonzero returns for a 1-d array, without its wrapper
