@@ -49,9 +49,18 @@ def _distinct(x: np.ndarray) -> np.ndarray:
     """
     if len(x) < 2:
         return x
-    x = np.sort(x.astype(np.int32))
-    # np.compress: the same elements as boolean indexing, in about half the time
-    return np.compress(np.concatenate(([True], x[1:] != x[:-1])), x).astype(np.int64)
+    x = x.astype(np.int32)
+    x.sort()
+    return _first_of_runs(x)
+
+
+def _first_of_runs(x: np.ndarray) -> np.ndarray:
+    """The first element of each run of equal values of `x` (len >= 2), as int64."""
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])  # what concatenating [True] would give
+    # x.compress: the same elements as boolean indexing, in about half the time
+    return x.compress(keep).astype(np.int64)
 
 
 def _distinct_indices(h: np.ndarray) -> np.ndarray:
@@ -60,8 +69,7 @@ def _distinct_indices(h: np.ndarray) -> np.ndarray:
         return h.astype(np.int64)
     x = h.astype(np.int32)
     x.sort()
-    # np.compress: the same elements as boolean indexing, in about half the time
-    return np.compress(np.concatenate(([True], x[1:] != x[:-1])), x).astype(np.int64)
+    return _first_of_runs(x)
 
 
 @dataclass(frozen=True)
