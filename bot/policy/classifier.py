@@ -277,11 +277,11 @@ class _ExampleIndex:
     def nearest(self, tokens: set[str], n: int) -> list[str]:
         if len(tokens) < _MANY_TOKENS:  # a short text: its few postings, one by one
             return self._nearest_few(tokens, n)
-        vocab = self.vocab
-        rows = [vocab[tok] for tok in tokens & self.known]
+        rows = list(map(self.vocab.__getitem__, tokens & self.known))
         size = len(tokens)
         if rows:
-            inter = self.incidence[rows].sum(axis=0, dtype=np.int64)
+            # ndarray.take: the same rows as indexing with the list, faster (integer sums)
+            inter = self.incidence.take(rows, axis=0).sum(axis=0, dtype=np.int64)
         else:
             inter = np.zeros(len(self.texts), dtype=np.int64)
         shared = np.flatnonzero(inter)
