@@ -114,9 +114,6 @@ class Hasher:
     # No np.errstate around the hashing: numpy never checks integer *array* arithmetic for
     # overflow (uint64 wraps silently), and entering the context costs more than the
     # arithmetic on a short message.
-    def _index(self, h: np.ndarray, salt: np.uint64) -> np.ndarray:
-        return (((h ^ salt) * _MIX) >> self._shift).astype(np.int64)
-
     def hash_text(self, text: str, sentence_names: list[set[str]] | None = None) -> HashedText:
         """Features of `text`; `sentence_names` may pass in its lexicon split, if known."""
         text = text[: self._max - 2]
