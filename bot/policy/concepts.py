@@ -400,7 +400,7 @@ def _fold(text: str) -> str:
         return text
     if len(text) < WHOLE_TEXT_MIN // 2:
         return _fold_all(text)
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cps = code_points(text)
     if not unicodedata.is_normalized("NFC", text):
         return _fold_all(text)
     hot = np.flatnonzero(_flags(cps, _FOLD_CHARS, _folds))
@@ -726,7 +726,7 @@ def word_tokens(text: str) -> list[str]:
     """`re.findall(r"\\w+", text)`, from a table lookup of the code points (numpy)."""
     if not text:
         return []
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cps = code_points(text)
     out = np.where(_flags(cps, _WORD_CHARS, _is_word), cps, np.uint32(32))
     return out.tobytes().decode("utf-32-le").split()
 
@@ -735,7 +735,7 @@ def _pieces(text: str) -> list[tuple[int, int]]:
     """(start, end) of each piece of `_SENTENCE.split(text)`, from the code points."""
     if not text:
         return [(0, 0)]
-    at = np.flatnonzero(_flags(_code_points(text), _SENTENCE_CHARS, _is_sentence_char))
+    at = np.flatnonzero(_flags(code_points(text), _SENTENCE_CHARS, _is_sentence_char))
     if len(at) == 0:
         return [(0, len(text))]
     cut = np.flatnonzero(at[1:] != at[:-1] + 1)  # the last character of each run but one
@@ -744,7 +744,8 @@ def _pieces(text: str) -> list[tuple[int, int]]:
     return list(zip([0, *run_ends], [*run_starts, len(text)], strict=True))
 
 
-def _code_points(text: str) -> np.ndarray:
+def code_points(text: str) -> np.ndarray:
+    """The code points of `text` (lone surrogates kept), as a uint32 array."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
@@ -761,7 +762,7 @@ def _lay_out(folded: str, breaks: int) -> tuple[str, list[int]] | None:
     """
     if not folded:
         return (" ", []) if breaks == 0 else None
-    cps = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cps = code_points(folded)
     word = _flags(cps, _WORD_CHARS, _is_word)
     ends = _SENTENCE_CHARS[np.minimum(cps, TABLE_SIZE - 1)]
     first_end = ends.copy()

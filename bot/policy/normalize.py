@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bot.policy.concepts import TABLE_SIZE, WHOLE_TEXT_MIN, _flags
+from bot.policy.concepts import TABLE_SIZE, WHOLE_TEXT_MIN, _flags, code_points
 
 # Slack's angle-bracket markup: <@U123>, <@U123|name>, <#C123|general>, <!here>, <url|label>
 _SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -98,10 +98,6 @@ _WIDE_GAP = re.compile(r"[ \t](?<=\S[ \t])[ \t]+(?=\S)")
 _GAP_MARK = "\u2063"  # invisible separator: neither a letter nor white space
 
 
-def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-
-
 def _is_letter(ch: str) -> bool:
     """What `[^\\W\\d_]` matches."""
     return ch.isalnum() and not ch.isdecimal()
@@ -138,7 +134,7 @@ _B64_CHARS = _table(_is_b64)
 
 
 def _any_char(text: str, table: np.ndarray, test: Callable[[str], bool]) -> bool:
-    return bool(_flags(_code_points(text), table, test).any())
+    return bool(_flags(code_points(text), table, test).any())
 
 
 def _composed_seconds() -> set[int]:
@@ -173,7 +169,7 @@ def _nfkc(text: str) -> str:
     """
     if len(text) < WHOLE_TEXT_MIN:
         return unicodedata.normalize("NFKC", text)
-    cps = _code_points(text)
+    cps = code_points(text)
     hot = np.flatnonzero(_flags(cps, _NFKC_TABLE, _nfkc_may_change))
     spaces = np.flatnonzero(cps == 32)
     if len(hot) == 0 or len(spaces) == 0:
@@ -192,7 +188,7 @@ def _nfkc(text: str) -> str:
 
 def _has_b64_run(text: str) -> bool:
     """Whether `text` has 20 base64 characters in a row (what a `_B64` blob needs)."""
-    counts = np.cumsum(_flags(_code_points(text), _B64_CHARS, _is_b64), dtype=np.int32)
+    counts = np.cumsum(_flags(code_points(text), _B64_CHARS, _is_b64), dtype=np.int32)
     if counts[-1] < 20:
         return False
     return bool(counts[19] == 20 or (counts[20:] - counts[:-20] == 20).any())
@@ -219,7 +215,7 @@ def _fold_homoglyphs(text: str) -> str:
         return text
     if len(text) >= WHOLE_TEXT_MIN:
         # what _MIXED_HINT looks for: a look-alike right after or before an a-z letter
-        cps = _code_points(text)
+        cps = code_points(text)
         lookalike = _flags(cps, _LOOKALIKE_TABLE, _is_lookalike)
         latin = (cps >= 97) & (cps <= 122)
         if not ((lookalike[1:] & latin[:-1]).any() or (lookalike[:-1] & latin[1:]).any()):
@@ -299,7 +295,7 @@ def _has_spaced_letters(text: str) -> bool:
     """
     if len(text) < 3 * WHOLE_TEXT_MIN:  # below this, numpy's fixed costs outweigh
         return bool(_SPACED_AT_START.match(text) or _SPACED_HINT.search(text))
-    cps = _code_points(text)
+    cps = code_points(text)
     space = cps == 32
     alone = _flags(cps, _LETTER_CHARS, _is_letter)
     alone[1:] &= space[:-1]
