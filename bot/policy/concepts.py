@@ -536,21 +536,12 @@ class Lexicon:
         laid, breaks = layout
         found: list[set[str]] = [set() for _ in bounds]
         plain, checked = self._plain, self._checked
-        matches = self._automaton.find_matches_as_indexes(laid, overlapping=True)
-        if len(bounds) > 1:
-            for pid, start, _ in matches:
-                names = found[bisect_right(breaks, start)]
-                names |= plain[pid]
-                for name, check in checked[pid]:
-                    if name not in names and check.match(laid, start):
-                        names.add(name)
-        else:
-            names = found[0]
-            for pid, start, _ in matches:
-                names |= plain[pid]
-                for name, check in checked[pid]:
-                    if name not in names and check.match(laid, start):
-                        names.add(name)
+        for pid, start, _ in self._automaton.find_matches_as_indexes(laid, overlapping=True):
+            names = found[bisect_right(breaks, start)]  # `breaks` is empty for one piece
+            names |= plain[pid]
+            for name, check in checked[pid]:
+                if name not in names and check.match(laid, start):
+                    names.add(name)
         if _CJK.search(text):
             cjk_names = self._cjk_names
             matches = self._cjk_automaton.find_matches_as_indexes(text, overlapping=True)
