@@ -406,20 +406,33 @@ def _fold(text: str) -> str:
     hot = np.flatnonzero(_flags(cps, _FOLD_CHARS, _folds))
     if len(hot) == 0:
         return text
-    spaces = np.flatnonzero(cps == 32)
-    if len(spaces) == 0:
+    tokens = hot_tokens(cps, hot)
+    if tokens is None:
         return _fold_all(text)
-    # the tokens holding them: token k runs from after space k-1 to space k
-    at = np.unique(np.searchsorted(spaces, hot))
-    bounds = np.concatenate(([-1], spaces, [len(text)]))
-    starts, ends = (bounds[at] + 1).tolist(), bounds[at + 1].tolist()
+    starts, ends = tokens
     # fold them all in one call, joined by spaces (which folding keeps, one for one)
     folded = _fold_all(" ".join([text[a:b] for a, b in zip(starts, ends, strict=True)]))
+    return splice(text, starts, ends, folded.split(" "))
+
+
+def hot_tokens(cps: np.ndarray, hot: np.ndarray) -> tuple[list[int], list[int]] | None:
+    """(starts, ends) of the space-separated tokens holding the code points at `hot`
+    (sorted indices into `cps`), each once, in order; None when there is no space."""
+    spaces = np.flatnonzero(cps == 32)
+    if len(spaces) == 0:
+        return None
+    at = np.unique(np.searchsorted(spaces, hot))  # token k: after space k-1 up to space k
+    bounds = np.concatenate(([-1], spaces, [len(cps)]))
+    return (bounds[at] + 1).tolist(), bounds[at + 1].tolist()
+
+
+def splice(text: str, starts: list[int], ends: list[int], replacements: Iterable[str]) -> str:
+    """`text` with text[starts[i]:ends[i]] replaced by the i-th replacement (in order)."""
     out: list[str] = []
     pos = 0
-    for a, b, token in zip(starts, ends, folded.split(" "), strict=True):
+    for a, b, new in zip(starts, ends, replacements, strict=True):
         out.append(text[pos:a])
-        out.append(token)
+        out.append(new)
         pos = b
     out.append(text[pos:])
     return "".join(out)

@@ -20,7 +20,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bot.policy.concepts import TABLE_SIZE, WHOLE_TEXT_MIN, _flags, code_points
+from bot.policy.concepts import (
+    TABLE_SIZE,
+    WHOLE_TEXT_MIN,
+    _flags,
+    code_points,
+    hot_tokens,
+    splice,
+)
 
 # Slack's angle-bracket markup: <@U123>, <@U123|name>, <#C123|general>, <!here>, <url|label>
 _SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -171,19 +178,12 @@ def _nfkc(text: str) -> str:
         return unicodedata.normalize("NFKC", text)
     cps = code_points(text)
     hot = np.flatnonzero(_flags(cps, _NFKC_TABLE, _nfkc_may_change))
-    spaces = np.flatnonzero(cps == 32)
-    if len(hot) == 0 or len(spaces) == 0:
+    tokens = hot_tokens(cps, hot) if len(hot) else None
+    if tokens is None:
         return unicodedata.normalize("NFKC", text)
-    at = np.unique(np.searchsorted(spaces, hot))  # token k: after space k-1 up to space k
-    bounds = np.concatenate(([-1], spaces, [len(text)]))
-    out: list[str] = []
-    pos = 0
-    for a, b in zip((bounds[at] + 1).tolist(), bounds[at + 1].tolist(), strict=True):
-        out.append(text[pos:a])
-        out.append(unicodedata.normalize("NFKC", text[a:b]))
-        pos = b
-    out.append(text[pos:])
-    return "".join(out)
+    starts, ends = tokens
+    pieces = zip(starts, ends, strict=True)
+    return splice(text, starts, ends, (unicodedata.normalize("NFKC", text[a:b]) for a, b in pieces))
 
 
 def _has_b64_run(text: str) -> bool:
