@@ -14,7 +14,6 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +54,6 @@ class Rule:
     unless: tuple[re.Pattern[str], ...] = ()
     kinds: tuple[str, ...] = ("request", "response")
     when: tuple[str, ...] = ()  # lexicon concepts a sentence must contain (a cheap prefilter)
-
-    def matches_all(self, text: str) -> bool:
-        """Every `all` pattern occurs somewhere (the `unless` patterns not consulted)."""
-        return all(p.search(text) for p in self._by_cost)
-
-    @cached_property
-    def _by_cost(self) -> tuple[re.Pattern[str], ...]:
-        # the most specific pattern (the longest source) first: it fails soonest; sorted
-        # once per rule, not on every call
-        return tuple(sorted(self.all, key=lambda p: -len(p.pattern)))
 
     def match(self, text: str, kind: str = "request") -> str | None:
         """The matched span (of the first pattern) or None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -56,7 +57,7 @@ class RuleSet:
             if kind not in rule.kinds or not everything.issuperset(rule.when):
                 continue
             span = None
-            if short and all(p.search(normalised) for p in order):
+            if short and _all_found(order, normalised):
                 span = rule.match(normalised, kind)
             if span is None and (len(sentences) > 1 or not short):
                 # the sentences holding the rule's concepts, in order (rules share them)
@@ -66,10 +67,7 @@ class RuleSet:
                         sentence for sentence, names in sentences if names.issuperset(rule.when)
                     ]
                 for sentence in candidates:
-                    for pattern in order:
-                        if pattern.search(sentence) is None:
-                            break
-                    else:
+                    if _all_found(order, sentence):
                         span = rule.match(sentence, kind)
                         if span is not None:
                             break
@@ -79,3 +77,8 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self._rules)
+
+
+def _all_found(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
+    """Every one of a rule's `all` patterns occurs in `text` (tried in the given order)."""
+    return all(p.search(text) for p in patterns)
