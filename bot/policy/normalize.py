@@ -158,11 +158,20 @@ _SECONDS = _composed_seconds()
 
 
 def _nfkc_may_change(ch: str) -> bool:
-    """Whether NFKC can change `ch` or join it to what comes before it."""
-    return (
-        unicodedata.decomposition(ch) != "" or unicodedata.combining(ch) != 0
-        or ord(ch) in _SECONDS
-    )
+    """Whether NFKC can change `ch` or join it to what comes before it.
+
+    A character that NFKC keeps as it is ("é", "й": they decompose, but compose back) is
+    safe when its decomposition starts with a starter that composes with nothing before
+    it: then NFKC of a run of such characters is the run itself.
+    """
+    if unicodedata.combining(ch) != 0 or ord(ch) in _SECONDS:
+        return True
+    if unicodedata.decomposition(ch) == "":
+        return False
+    if unicodedata.normalize("NFKC", ch) != ch:
+        return True
+    first = unicodedata.normalize("NFKD", ch)[0]
+    return unicodedata.combining(first) != 0 or ord(first) in _SECONDS
 
 
 _NFKC_TABLE = _table(_nfkc_may_change)

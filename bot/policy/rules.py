@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.policy.concepts import Lexicon
+from bot.policy.literals import Screen, odds
 from bot.policy.policy import Policy, Rule
 
 
@@ -27,7 +29,8 @@ class RuleSet:
     shelter an operational ask in the second, and an `unless` word only excuses its own
     sentence); a short text is also tried whole, so an ask split over two short sentences
     is seen. A rule's `when` concepts (the lexicon of bot.policy.concepts) pick the
-    sentences worth running its regexes on, which keeps long texts cheap.
+    sentences worth running its regexes on, which keeps long texts cheap; and a sentence
+    lacking the literals one of them needs (bot.policy.literals) is not searched at all.
     """
 
     def __init__(self, policy: Policy, lexicon: Lexicon | None = None) -> None:
@@ -41,6 +44,16 @@ class RuleSet:
             tuple(sorted(rule.all, key=lambda p: (shared[p.pattern, p.flags], -len(p.pattern))))
             for rule in self._rules
         )
+        self._screen = Screen([p for rule in self._rules for p in rule.all])
+        # for each rule, a test for each literal set its patterns need (every one must be
+        # met), the quickest first
+        self._needs = tuple(
+            tuple(self._screen.test(strings) for strings in sorted(
+                (s for p in order for s in self._screen.needs[p]),
+                key=lambda strings: (len(strings), odds(strings)),
+            ))
+            for order in self._order
+        )
 
     def first_match(
         self,
@@ -52,22 +65,29 @@ class RuleSet:
             sentences = self._lexicon.split(normalised)
         everything: set[str] = set().union(*(names for _, names in sentences))
         short = len(normalised) <= SHORT_TEXT
-        by_when: dict[tuple[str, ...], list[str]] = {}
-        for rule, order in zip(self._rules, self._order, strict=True):
+        by_when: dict[tuple[str, ...], list[tuple[str, bool]]] = {}
+        plain: dict[str, bool] = {}  # Screen.plain of each text tried
+        for rule, order, needs in zip(self._rules, self._order, self._needs, strict=True):
             if kind not in rule.kinds or not everything.issuperset(rule.when):
                 continue
             span = None
-            if short and _all_found(order, normalised):
-                span = rule.match(normalised, kind)
+            if short:
+                if normalised not in plain:
+                    plain[normalised] = self._screen.plain(normalised)
+                if _all_found(order, needs, normalised, plain[normalised]):
+                    span = rule.match(normalised, kind)
             if span is None and (len(sentences) > 1 or not short):
                 # the sentences holding the rule's concepts, in order (rules share them)
                 candidates = by_when.get(rule.when)
                 if candidates is None:
-                    candidates = by_when[rule.when] = [
-                        sentence for sentence, names in sentences if names.issuperset(rule.when)
-                    ]
-                for sentence in candidates:
-                    if _all_found(order, sentence):
+                    candidates = by_when[rule.when] = []
+                    for sentence, names in sentences:
+                        if names.issuperset(rule.when):
+                            if sentence not in plain:
+                                plain[sentence] = self._screen.plain(sentence)
+                            candidates.append((sentence, plain[sentence]))
+                for sentence, is_plain in candidates:
+                    if _all_found(order, needs, sentence, is_plain):
                         span = rule.match(sentence, kind)
                         if span is not None:
                             break
@@ -79,6 +99,18 @@ class RuleSet:
         return len(self._rules)
 
 
-def _all_found(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
-    """Every one of a rule's `all` patterns occurs in `text` (tried in the given order)."""
+
+def _all_found(
+    patterns: tuple[re.Pattern[str], ...],
+    needs: tuple[Callable[[str], bool], ...],
+    text: str,
+    plain: bool,
+) -> bool:
+    """Every one of a rule's `all` patterns occurs in `text` (tried in the given order);
+    on a `plain` text, first whether it holds a string of each literal set the patterns
+    need (bot.policy.literals: far cheaper than a search, and most sentences fail it)."""
+    if plain:
+        for holds in needs:
+            if not holds(text):
+                return False
     return all(p.search(text) for p in patterns)
