@@ -205,7 +205,6 @@ class Screen:
         )
 
 
-
 def _holds_any(automaton: ahocorasick_rs.AhoCorasick, text: str) -> bool:
     try:
         return bool(automaton.find_matches_as_indexes(text))

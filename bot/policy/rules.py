@@ -99,7 +99,6 @@ class RuleSet:
         return len(self._rules)
 
 
-
 def _all_found(
     patterns: tuple[re.Pattern[str], ...],
     needs: tuple[Callable[[str], bool], ...],
