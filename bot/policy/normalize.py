@@ -177,16 +177,58 @@ def _nfkc_may_change(ch: str) -> bool:
 _NFKC_TABLE = _table(_nfkc_may_change)
 
 
-def _nfkc(text: str) -> str:
-    """unicodedata.normalize("NFKC", text), on the space-separated tokens that need it.
+def _nfkc_alone(ch: str) -> bool:
+    """Whether NFKC changes `ch` the same way wherever it stands (full-width "，", "ａ",
+    "…"): a starter that joins to nothing before it, whose decomposition starts with
+    one, and whose NFKC form is starters that join to nothing before them and that NFKC
+    keeps. Its neighbours are then normalised as if it were not there, and it as if they
+    were not: so a text whose only characters NFKC can change are such is normalised
+    character by character."""
+    if not _nfkc_may_change(ch) or not _starter(ch):
+        return False
+    form = unicodedata.normalize("NFKC", ch)
+    return (
+        form != ch
+        and _starter(unicodedata.normalize("NFKD", ch)[0])
+        and all(_starter(c) for c in form)
+        and unicodedata.normalize("NFKC", form) == form
+    )
 
-    NFKC never reaches across a space (U+0020 is never decomposed or composed with), so
-    a token none of whose characters can change or combine is left as it is.
+
+def _starter(ch: str) -> bool:
+    """Canonical combining class 0, and never the second of a composed pair."""
+    return unicodedata.combining(ch) == 0 and ord(ch) not in _SECONDS
+
+
+# characters NFKC changes the same way wherever they stand, and what it makes of them
+_NFKC_ALONE: dict[str, str] = {
+    chr(cp): unicodedata.normalize("NFKC", chr(cp))
+    for cp in np.flatnonzero(_NFKC_TABLE).tolist()
+    if _nfkc_alone(chr(cp))
+}
+_NFKC_ALONE_TABLE = np.zeros(TABLE_SIZE, dtype=bool)
+_NFKC_ALONE_TABLE[[ord(c) for c in _NFKC_ALONE]] = True
+_NFKC_ALONE_TABLE.flags.writeable = False
+
+
+def _nfkc(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), on the characters or tokens that need it.
+
+    When every character NFKC can change is one it changes the same way anywhere (the
+    full-width punctuation of Chinese text, mostly), only those are replaced. Otherwise
+    only the space-separated tokens holding one are normalised: NFKC never reaches
+    across a space (U+0020 is never decomposed or composed with), so a token none of
+    whose characters can change or combine is left as it is.
     """
     if len(text) < WHOLE_TEXT_MIN:
         return unicodedata.normalize("NFKC", text)
     cps = code_points(text)
     hot = np.flatnonzero(_flags(cps, _NFKC_TABLE, _nfkc_may_change))
+    if len(hot) and _flags(cps.take(hot), _NFKC_ALONE_TABLE, _nfkc_alone).all():
+        at = hot.tolist()
+        chars = [text[a] for a in at]  # (beyond the table: normalised one by one)
+        forms = [_NFKC_ALONE.get(c) or unicodedata.normalize("NFKC", c) for c in chars]
+        return splice(text, at, [a + 1 for a in at], forms)
     tokens = hot_tokens(cps, hot) if len(hot) else None
     if tokens is None:
         return unicodedata.normalize("NFKC", text)

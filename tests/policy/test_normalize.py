@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import unicodedata
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.policy.normalize import normalize
+from bot.policy.normalize import _NFKC_ALONE, _NFKC_TABLE, _nfkc, normalize
 
 
 @pytest.mark.parametrize(
@@ -48,3 +52,20 @@ def test_never_raises(text: str) -> None:
     out = normalize(text)
     assert isinstance(out, str)
     assert out == out.strip()
+
+
+def test_nfkc_by_character_is_whole_text_nfkc() -> None:
+    """The per-character NFKC path (full-width punctuation and letters, "…") gives what
+    NFKC of the whole text gives, next to any neighbours; so does the per-token path
+    (taken when some character NFKC changes depends on its neighbours, as a mark)."""
+    alone = sorted(_NFKC_ALONE)
+    rng = random.Random(11)
+    kept = [c for c in map(chr, range(0x20, 0x20000)) if not _NFKC_TABLE[ord(c)]]
+    others = [chr(cp) for cp in np.flatnonzero(_NFKC_TABLE).tolist() if chr(cp) not in _NFKC_ALONE]
+    for k in range(400):
+        pool = rng.sample(kept, 40) + list("abc de 中文 ") + ([rng.choice(others)] if k % 2 else [])
+        text = "".join(
+            rng.choice(alone) if rng.random() < 0.05 else rng.choice(pool)
+            for _ in range(rng.randint(600, 1500))
+        )
+        assert _nfkc(text) == unicodedata.normalize("NFKC", text)
