@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bot.policy.concepts import (
+    _SECONDS,
     TABLE_SIZE,
     WHOLE_TEXT_MIN,
     _flags,
@@ -142,19 +143,6 @@ _B64_CHARS = _table(_is_b64)
 
 def _any_char(text: str, table: np.ndarray, test: Callable[[str], bool]) -> bool:
     return bool(_flags(code_points(text), table, test).any())
-
-
-def _composed_seconds() -> set[int]:
-    """Code points that canonical composition can join to the character before them."""
-    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V, T
-    for cp in range(TABLE_SIZE):
-        parts = unicodedata.decomposition(chr(cp)).split()
-        if len(parts) == 2 and not parts[0].startswith("<"):
-            seconds.add(int(parts[1], 16))
-    return seconds
-
-
-_SECONDS = _composed_seconds()
 
 
 def _nfkc_may_change(ch: str) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.policy.concepts import _FOLD_ALONE, _FOLD_CHARS, _fold, _fold_all
 from bot.policy.normalize import _NFKC_ALONE, _NFKC_TABLE, _nfkc, normalize
 
 
@@ -69,3 +70,19 @@ def test_nfkc_by_character_is_whole_text_nfkc() -> None:
             for _ in range(rng.randint(600, 1500))
         )
         assert _nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_fold_by_character_is_whole_text_fold() -> None:
+    """Folding accents character by character ("é" -> "e"; "й", "가" kept) gives what
+    folding the whole text gives, next to any neighbours; so does the per-token path."""
+    alone = sorted(_FOLD_ALONE)
+    rng = random.Random(12)
+    kept = [c for c in map(chr, range(0x20, 0x20000)) if not _FOLD_CHARS[ord(c)]]
+    others = [chr(cp) for cp in np.flatnonzero(_FOLD_CHARS).tolist() if chr(cp) not in _FOLD_ALONE]
+    for k in range(400):
+        pool = rng.sample(kept, 40) + list("abc de йё ") + ([rng.choice(others)] if k % 2 else [])
+        text = "".join(
+            rng.choice(alone) if rng.random() < 0.05 else rng.choice(pool)
+            for _ in range(rng.randint(600, 1500))
+        )
+        assert _fold(text) == _fold_all(text)
