@@ -181,15 +181,35 @@ class Classifier:
                 z[models] += (column * scale) * summed.reshape(len(column), -1)
         return z
 
-    def _probs(self, normalised: str, names: list[set[str]] | None = None) -> np.ndarray:
-        """The ensemble's probabilities: the mean of its models' softmaxes."""
-        z = self.logits(normalised, names)
+    def _window_logits(self, windows: list[tuple[str, list[set[str]] | None]]) -> np.ndarray:
+        """`logits` of each window (a text, and its sentences' lexicon names if known),
+        shape (W, M, K): the same arithmetic, on all windows in one array operation per
+        step (for one text, `logits` is quicker)."""
+        hashed = [self.hasher.hash_text(text, names) for text, names in windows]
+        scales = np.array([h.scales() for h in hashed], dtype=np.float64)  # (W, 3)
+        z = np.repeat(self.bias[np.newaxis], len(hashed), axis=0)
+        for g, (table, models, column) in enumerate(self._groups):
+            if not table.shape[1]:
+                continue
+            summed = np.zeros((len(hashed), table.shape[1]), dtype=np.float32)
+            for w, h in enumerate(hashed):
+                idx = (h.char, h.word, h.concept)[g]
+                if len(idx):
+                    summed[w] = np.einsum("ij->j", table.take(idx, axis=0))
+            # a window without rows in the group adds zeros: what skipping it left
+            weight = column[np.newaxis] * scales[:, g, np.newaxis, np.newaxis]  # (W, m, 1)
+            z[:, models] += weight * summed.reshape(len(hashed), len(column), -1)
+        return z
+
+    def _probs(self, z: np.ndarray) -> np.ndarray:
+        """The ensemble's probabilities from its logits (..., M, K): the mean of its
+        models' softmaxes, (..., K)."""
         # the ufunc reductions that ndarray.max, .sum and .mean call (the mean divides the
         # float32 sum by the count as an intp, in place), without their Python wrappers
-        z = z - np.maximum.reduce(z, axis=1, keepdims=True)
+        z = z - np.maximum.reduce(z, axis=-1, keepdims=True)
         e = np.exp(z)
-        p = e / np.add.reduce(e, axis=1, keepdims=True)
-        mean = np.add.reduce(p, axis=0)
+        p = e / np.add.reduce(e, axis=-1, keepdims=True)
+        mean = np.add.reduce(p, axis=-2)
         np.true_divide(mean, self._n_models, out=mean, casting="unsafe")
         return mean
 
@@ -212,11 +232,11 @@ class Classifier:
         if spans is None:
             spans = self.hasher.lexicon.split_spans(text)
         if len(text) <= WINDOW_CHARS:
-            probs = self._probs(text, [names for _, _, names in spans])
+            probs = self._probs(self.logits(text, [names for _, _, names in spans]))
         else:
-            all_probs = np.stack([self._probs(w, n) for w, n in self._windows(text, spans)])
-            probs = all_probs.max(axis=0)
-            probs[0] = all_probs[:, 0].min()
+            all_probs = self._probs(self._window_logits(self._windows(text, spans)))
+            probs = np.maximum.reduce(all_probs, axis=0)
+            probs[0] = np.minimum.reduce(all_probs[:, 0])
         return Scores(self.labels, probs, self.thresholds, self.low, self.high, self.hard_mask)
 
     def _windows(
