@@ -673,10 +673,12 @@ class Lexicon:
             return [
                 (a, b, self._names(text[a:b], cjk)) for a, b in bounds if text[a:b].strip()
             ]
+        # a piece ending in a character other than white space is no blank (most are):
+        # only the others need the slice
         return [
             (a, b, names)
             for (a, b), names in zip(bounds, found, strict=True)
-            if text[a:b].strip()
+            if b > a and (not text[b - 1].isspace() or text[a:b].strip())
         ]
 
 
