@@ -342,6 +342,28 @@ def _has_spaced_letters(text: str) -> bool:
     return bool((alone[:-6] & alone[2:-4] & alone[4:-2] & alone[6:]).any())
 
 
+def _single_spaced(text: str) -> str:
+    """`" ".join(text.split())` of a long text: a text with single spaces only (the usual
+    case) is that already; in another, only the runs of white space other than one space
+    between two words change (cut out at the ends, one space elsewhere), found in numpy
+    rather than by splitting the whole text into words."""
+    cps = code_points(text)
+    other = _flags(cps, _OTHER_SPACE_TABLE, _is_other_space)
+    if "  " not in text and text[:1] != " " and text[-1:] != " " and not other.any():
+        return text
+    space = np.zeros(len(cps) + 2, dtype=np.int8)  # (str.split() splits on str.isspace())
+    space[1:-1] = other | (cps == 32)
+    edges = space[1:] - space[:-1]
+    starts = (edges == 1).nonzero()[0]
+    ends = (edges == -1).nonzero()[0]
+    kept = (ends - starts == 1) & (cps.take(starts) == 32) & (starts > 0) & (ends < len(cps))
+    cut = ~kept
+    at, to = starts.compress(cut).tolist(), ends.compress(cut).tolist()
+    n = len(cps)
+    gaps = ["" if a == 0 or b == n else " " for a, b in zip(at, to, strict=True)]
+    return splice(text, at, to, gaps)
+
+
 def _join_spaced(text: str) -> str:
     """Join letter-by-letter spelling: "a u t o n o m o u s", "s.a.r.i.n", "a-u-t-o"."""
     tokens = text.split(" ")
@@ -418,14 +440,9 @@ def normalize(text: str) -> str:
     # spaces or a tab.)
     if "  " in text or "\t" in text:
         text = _WIDE_GAP.sub(f" {_GAP_MARK} ", text)
-    # str.split() splits on exactly the characters `\s` matches, and is much faster; a long
-    # text with single spaces only (the usual case) is already what the join would give
+    # str.split() splits on exactly the characters `\s` matches, and is much faster
     text = text.casefold()
-    if (
-        len(text) < WHOLE_TEXT_MIN or "  " in text or text[:1] == " " or text[-1:] == " "
-        or _any_char(text, _OTHER_SPACE_TABLE, _is_other_space)
-    ):
-        text = " ".join(text.split())
+    text = " ".join(text.split()) if len(text) < WHOLE_TEXT_MIN else _single_spaced(text)
     # From here the text has single spaces and no other white space; only the steps that
     # put spaces in (marked `spaced`) can break that, so only then is it joined again.
     text = _fold_homoglyphs(text)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.policy.concepts import _FOLD_ALONE, _FOLD_CHARS, _fold, _fold_all
-from bot.policy.normalize import _NFKC_ALONE, _NFKC_TABLE, _nfkc, normalize
+from bot.policy.normalize import _NFKC_ALONE, _NFKC_TABLE, _nfkc, _single_spaced, normalize
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,16 @@ def test_fold_by_character_is_whole_text_fold() -> None:
             for _ in range(rng.randint(600, 1500))
         )
         assert _fold(text) == _fold_all(text)
+
+
+def test_single_spaced_is_split_and_join() -> None:
+    """The numpy white-space collapse of long texts is `" ".join(text.split())`."""
+    rng = random.Random(13)
+    blanks = [" ", "  ", "\n", "\t", " \n ", "\u3000", "\u00a0", "\u2028", "\x1c", "\r\n"]
+    words = ["a", "word", "中文", "ё", "x" * 30, "\U0001d400"]
+    for _ in range(300):
+        n = rng.randint(1, 400)
+        parts = [rng.choice(blanks) if k % 2 else rng.choice(words) for k in range(n)]
+        text = ("" if rng.random() < 0.5 else rng.choice(blanks)) + "".join(parts)
+        text = (text * (1 + 600 // max(len(text), 1)))[: rng.randint(600, 3000)]
+        assert _single_spaced(text) == " ".join(text.split())
