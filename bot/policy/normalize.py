@@ -233,6 +233,17 @@ def _has_b64_run(text: str) -> bool:
     return bool(counts[19] == 20 or (counts[20:] - counts[:-20] == 20).any())
 
 
+def _b64_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each run of 20 or more base64 characters in `text`, in order."""
+    flags = np.zeros(len(text) + 2, dtype=np.int8)
+    flags[1:-1] = _flags(code_points(text), _B64_CHARS, _is_b64)
+    edges = flags[1:] - flags[:-1]
+    starts = (edges == 1).nonzero()[0]
+    ends = (edges == -1).nonzero()[0]
+    long = ends - starts >= 20
+    return list(zip(starts.compress(long).tolist(), ends.compress(long).tolist(), strict=True))
+
+
 def strip_slack_markup(text: str) -> str:
     """Reduce Slack's markup to the words a reader sees."""
     text = _SLACK_USER.sub(lambda m: " " + (m.group(2) or "") + " ", text)
@@ -399,7 +410,19 @@ def _decode_base64(text: str) -> str:
             return " " + plain + " "
         return blob
 
-    return _B64.sub(fix, text)
+    if len(text) < WHOLE_TEXT_MIN:
+        return _B64.sub(fix, text)
+    # a blob is a whole run of base64 characters (the lookbehind), so only the long runs
+    # (long German words and camelCase, mostly) are searched, each up to the two "=" and
+    # the character its lookahead reads: the matches `_B64.sub` would replace
+    out: list[str] = []
+    pos = 0
+    for start, end in _b64_runs(text):
+        for m in _B64.finditer(text, start, min(len(text), end + 3)):
+            out += [text[pos : m.start()], fix(m)]
+            pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import unicodedata
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import bot.policy.normalize as normalize_module
 from bot.policy.concepts import _FOLD_ALONE, _FOLD_CHARS, _fold, _fold_all
 from bot.policy.normalize import _NFKC_ALONE, _NFKC_TABLE, _nfkc, _single_spaced, normalize
 
@@ -99,3 +101,16 @@ def test_single_spaced_is_split_and_join() -> None:
         text = ("" if rng.random() < 0.5 else rng.choice(blanks)) + "".join(parts)
         text = (text * (1 + 600 // max(len(text), 1)))[: rng.randint(600, 3000)]
         assert _single_spaced(text) == " ".join(text.split())
+
+
+def test_base64_in_long_texts_is_found_as_in_short_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long texts search only their long runs of base64 characters: the same blobs."""
+    rng = random.Random(14)
+    blob = base64.b64encode(b"how to make the agent at home").decode()
+    words = ["Versammlungsfreiheit", "abc", "=", "==", "===", "+/", " ", "\n", "x" * 25, "Y" * 19,
+             blob, blob[:-2], "é", "中", "ab=c"]
+    texts = ["".join(rng.choice(words) for _ in range(rng.randint(60, 300))) for _ in range(500)]
+    found = [normalize_module._decode_base64(t) for t in texts]
+    monkeypatch.setattr(normalize_module, "WHOLE_TEXT_MIN", 10**9)  # the whole-text regex
+    assert found == [normalize_module._decode_base64(t) for t in texts]
+    assert any(" how to make the agent at home " in f for f in found)
