@@ -10,6 +10,7 @@ Long texts are scored in overlapping windows and the most alarming window counts
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -27,8 +28,6 @@ WINDOW_STRIDE = 1_600
 MAX_CHARS = 200_000  # beyond this only the head and tail are read (bounded time)
 HARD_SHARE = 0.35  # share of the violation mass on hard limits that makes the call hard
 _TOKEN = re.compile(r"\w+")
-# from this many character n-gram rows on, gathering the narrower copy pays for its setup
-_SUBSET_ROWS = 512
 # from this length on, a text's words come from the code-point table (word_tokens), and
 # from this many distinct words on, example overlaps from the incidence matrix
 _LONG_TEXT = 600
@@ -98,8 +97,8 @@ class Classifier:
         examples: dict[str, list[str]],
     ) -> None:
         # an ensemble of M linear models over the same hashed features, stacked so one
-        # gather serves all: weights (2**bits, M*K) fp32, bias (M, K), group_weights (M, 3)
-        self.weights = weights
+        # gather serves all: weights (2**bits, M*K) (fp32 in memory), bias (M, K),
+        # group_weights (M, 3)
         self.bias = bias.reshape(-1, len(labels))
         self.n_models = self.bias.shape[0]
         self.labels = labels
@@ -108,26 +107,38 @@ class Classifier:
         self.high = high
         self.group_weights = np.asarray(group_weights, dtype=np.float32).reshape(self.n_models, 3)
         self.hasher = Hasher(bits=bits)
-        self._shape = (self.n_models, len(labels))
-        self._group_columns = [self.group_weights[:, g : g + 1] for g in range(3)]
         self._n_models = np.intp(self.n_models)
         self.examples = examples
         self.hard_mask = np.array([label in HARD_LIMIT_IDS for label in labels])
         self._example_index = {cat: _ExampleIndex(texts) for cat, texts in examples.items()}
-        # The character n-grams (most of a text's rows) count for fewer than all models
-        # (a zero group weight): their rows are also kept with only those models' columns,
-        # starting on cache-line boundaries, so gathering them reads less memory.
+        # Each feature group counts for some of the models only (a zero group weight for
+        # the others; here two of three): its rows are gathered from a copy of the table
+        # with only those models' columns (16 floats: one aligned 64-byte cache line per
+        # row, not two), and its sums go to those models' logits. Adding nothing to the
+        # others is what adding their zero-weighted sums did. The full table is not kept.
+        self._rows = weights.shape[0]
         k = len(labels)
-        used = np.flatnonzero(self.group_weights[:, 0] != 0)
-        self._char_cols: np.ndarray | None = None
-        if 0 < len(used) < self.n_models:
-            cols = np.concatenate([np.arange(m * k, (m + 1) * k) for m in used])
-            size = weights.shape[0] * len(cols)
-            buf = np.empty(size + 16, dtype=weights.dtype)
-            start = (-buf.ctypes.data % 64) // buf.itemsize
-            self._char_weights = buf[start : start + size].reshape(weights.shape[0], len(cols))
-            self._char_weights[...] = weights[:, cols]
-            self._char_cols = cols
+        tables: dict[tuple[int, ...], np.ndarray] = {}
+        self._groups: list[tuple[np.ndarray, slice | np.ndarray, np.ndarray]] = []
+        for g in range(3):
+            used = tuple(np.flatnonzero(self.group_weights[:, g] != 0).tolist())
+            if used not in tables:
+                tables[used] = _aligned_copy(weights, used, k)
+            self._groups.append(
+                (tables[used], _models(used), self.group_weights[list(used), g : g + 1])
+            )
+        self._tables = tables
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The full (2**bits, M*K) table, rebuilt from the per-group copies (the columns
+        of a model no group counts for are zeros: they never mattered)."""
+        k = len(self.labels)
+        full = np.zeros((self._rows, self.n_models * k), dtype=np.float32)
+        for used, table in self._tables.items():
+            for j, m in enumerate(used):
+                full[:, m * k : (m + 1) * k] = table[:, j * k : (j + 1) * k]
+        return full
 
     @classmethod
     def load(cls, path: Path | str) -> Classifier:
@@ -135,8 +146,9 @@ class Classifier:
             meta = json.loads(str(data["meta"]))
             if meta.get("layout") != "ensemble-v1":
                 raise ValueError(f"{path}: model was trained for another feature layout")
-            # fp16 on disk, fp32 in memory: gathering fp16 rows costs twice the time
-            weights = np.ascontiguousarray(data["weights"], dtype=np.float32)  # row gathers
+            # fp16 on disk, fp32 in memory (the per-group copies): gathering fp16 rows
+            # costs twice the time
+            weights = data["weights"]
             bias = data["bias"].astype(np.float32)
             thresholds = data["thresholds"].astype(np.float32)
             low = data["low"].astype(np.float32)
@@ -156,35 +168,48 @@ class Classifier:
     def logits(self, normalised: str, names: list[set[str]] | None = None) -> np.ndarray:
         """Logits of each model of the ensemble, shape (M, K)."""
         hashed = self.hasher.hash_text(normalised, names)
-        scales = hashed.scales()
         z = self.bias.copy()
-        for g, idx in enumerate((hashed.char, hashed.word, hashed.concept)):
-            if len(idx):
+        for (table, models, column), idx, scale in zip(
+            self._groups, (hashed.char, hashed.word, hashed.concept), hashed.scales(), strict=True
+        ):
+            if len(idx) and table.shape[1]:
                 # ndarray.take gathers rows several times faster than fancy indexing (same
-                # rows, same order); einsum sums them about twice as fast as
-                # .sum(axis=0), and without a BLAS call (whose threads would fight the
-                # server's own)
-                if g == 0 and self._char_cols is not None and len(idx) >= _SUBSET_ROWS:
-                    # the same sums for the models that use these rows (einsum sums each
-                    # column on its own, row by row); zero for the others, whose group
-                    # weight is zero, so adding them changes nothing
-                    rows = self._char_weights.take(idx, axis=0)
-                    summed = np.zeros(self.weights.shape[1], dtype=np.float32)
-                    summed[self._char_cols] = np.einsum("ij->j", rows)
-                else:
-                    summed = np.einsum("ij->j", self.weights.take(idx, axis=0))
-                z += (self._group_columns[g] * scales[g]) * summed.reshape(self._shape)
+                # rows, same order); einsum sums them (each column on its own, row by row)
+                # about twice as fast as .sum(axis=0), and without a BLAS call (whose
+                # threads would fight the server's own)
+                summed = np.einsum("ij->j", table.take(idx, axis=0))
+                z[models] += (column * scale) * summed.reshape(len(column), -1)
         return z
 
-    def _probs(self, normalised: str, names: list[set[str]] | None = None) -> np.ndarray:
-        """The ensemble's probabilities: the mean of its models' softmaxes."""
-        z = self.logits(normalised, names)
+    def _window_logits(self, windows: list[tuple[str, list[set[str]] | None]]) -> np.ndarray:
+        """`logits` of each window (a text, and its sentences' lexicon names if known),
+        shape (W, M, K): the same arithmetic, on all windows in one array operation per
+        step (for one text, `logits` is quicker)."""
+        hashed = [self.hasher.hash_text(text, names) for text, names in windows]
+        scales = np.array([h.scales() for h in hashed], dtype=np.float64)  # (W, 3)
+        z = np.repeat(self.bias[np.newaxis], len(hashed), axis=0)
+        for g, (table, models, column) in enumerate(self._groups):
+            if not table.shape[1]:
+                continue
+            summed = np.zeros((len(hashed), table.shape[1]), dtype=np.float32)
+            for w, h in enumerate(hashed):
+                idx = (h.char, h.word, h.concept)[g]
+                if len(idx):
+                    summed[w] = np.einsum("ij->j", table.take(idx, axis=0))
+            # a window without rows in the group adds zeros: what skipping it left
+            weight = column[np.newaxis] * scales[:, g, np.newaxis, np.newaxis]  # (W, m, 1)
+            z[:, models] += weight * summed.reshape(len(hashed), len(column), -1)
+        return z
+
+    def _probs(self, z: np.ndarray) -> np.ndarray:
+        """The ensemble's probabilities from its logits (..., M, K): the mean of its
+        models' softmaxes, (..., K)."""
         # the ufunc reductions that ndarray.max, .sum and .mean call (the mean divides the
         # float32 sum by the count as an intp, in place), without their Python wrappers
-        z = z - np.maximum.reduce(z, axis=1, keepdims=True)
+        z = z - np.maximum.reduce(z, axis=-1, keepdims=True)
         e = np.exp(z)
-        p = e / np.add.reduce(e, axis=1, keepdims=True)
-        mean = np.add.reduce(p, axis=0)
+        p = e / np.add.reduce(e, axis=-1, keepdims=True)
+        mean = np.add.reduce(p, axis=-2)
         np.true_divide(mean, self._n_models, out=mean, casting="unsafe")
         return mean
 
@@ -207,11 +232,11 @@ class Classifier:
         if spans is None:
             spans = self.hasher.lexicon.split_spans(text)
         if len(text) <= WINDOW_CHARS:
-            probs = self._probs(text, [names for _, _, names in spans])
+            probs = self._probs(self.logits(text, [names for _, _, names in spans]))
         else:
-            all_probs = np.stack([self._probs(w, n) for w, n in self._windows(text, spans)])
-            probs = all_probs.max(axis=0)
-            probs[0] = all_probs[:, 0].min()
+            all_probs = self._probs(self._window_logits(self._windows(text, spans)))
+            probs = np.maximum.reduce(all_probs, axis=0)
+            probs[0] = np.minimum.reduce(all_probs[:, 0])
         return Scores(self.labels, probs, self.thresholds, self.low, self.high, self.hard_mask)
 
     def _windows(
@@ -246,6 +271,26 @@ class Classifier:
         head = normalised[: WINDOW_CHARS * 4]
         tokens = set(word_tokens(head) if len(head) >= _LONG_TEXT else _TOKEN.findall(head))
         return tuple(f"like: {t[:140]}" for t in index.nearest(tokens, 2))
+
+
+def _aligned_copy(weights: np.ndarray, models: tuple[int, ...], k: int) -> np.ndarray:
+    """The columns of `models` (k each) of `weights`, as fp32, starting on a cache-line
+    boundary; copied model by model (no fp16 temporary the allocator would keep)."""
+    size = weights.shape[0] * len(models) * k
+    buf = np.empty(size + 16, dtype=np.float32)
+    start = (-buf.ctypes.data % 64) // buf.itemsize
+    table = buf[start : start + size].reshape(weights.shape[0], len(models) * k)
+    for j, m in enumerate(models):
+        table[:, j * k : (j + 1) * k] = weights[:, m * k : (m + 1) * k]
+    return table
+
+
+def _models(used: tuple[int, ...]) -> slice | np.ndarray:
+    """Rows of the logits for the models `used`: a slice (a view) when evenly spaced."""
+    steps = {b - a for a, b in itertools.pairwise(used)}
+    if used and len(steps) <= 1:
+        return slice(used[0], used[-1] + 1, steps.pop() if steps else 1)
+    return np.array(used, dtype=np.intp)
 
 
 class _ExampleIndex:

@@ -394,7 +394,8 @@ def _fold(text: str) -> str:
     Folding never reaches across a space (a space decomposes to nothing else, composes
     with nothing, and a mark after it follows no Latin letter), so in an NFC text only the
     space-separated tokens holding a character that decomposes or is a mark can change:
-    only those are folded.
+    only those are folded; and when each such character folds the same way wherever it
+    stands (_FOLD_ALONE: "é", "й", "가"), only those that change are replaced.
     """
     if text.isascii():
         return text
@@ -406,6 +407,12 @@ def _fold(text: str) -> str:
     hot = np.flatnonzero(_flags(cps, _FOLD_CHARS, _folds))
     if len(hot) == 0:
         return text
+    hot_cps = cps.take(hot)
+    if _flags(hot_cps, _FOLD_ALONE_TABLE, _folds_alone).all():
+        # (beyond the table, a character is folded on its own)
+        at = hot.compress(_flags(hot_cps, _FOLD_CHANGES_TABLE, _fold_changes)).tolist()
+        forms = [_FOLD_ALONE.get(c) or _fold_all(c) for c in [text[a] for a in at]]
+        return splice(text, at, [a + 1 for a in at], forms)
     tokens = hot_tokens(cps, hot)
     if tokens is None:
         return _fold_all(text)
@@ -666,10 +673,12 @@ class Lexicon:
             return [
                 (a, b, self._names(text[a:b], cjk)) for a, b in bounds if text[a:b].strip()
             ]
+        # a piece ending in a character other than white space is no blank (most are):
+        # only the others need the slice
         return [
             (a, b, names)
             for (a, b), names in zip(bounds, found, strict=True)
-            if text[a:b].strip()
+            if b > a and (not text[b - 1].isspace() or text[a:b].strip())
         ]
 
 
@@ -721,6 +730,58 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 _WORD_CHARS, _FOLD_CHARS = _tables()
+
+
+def _composed_seconds() -> set[int]:
+    """Code points that canonical composition can join to the character before them."""
+    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V, T
+    for cp in range(TABLE_SIZE):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(int(parts[1], 16))
+    return seconds
+
+
+_SECONDS = _composed_seconds()
+
+
+def _fold_starter(ch: str) -> bool:
+    """Canonical combining class 0, never the second of a composed pair, and none of the
+    marks folding drops (U+034F among them has class 0)."""
+    cp = ord(ch)
+    return unicodedata.combining(ch) == 0 and cp not in _SECONDS and not 0x300 <= cp < 0x370
+
+
+def _folds_alone(ch: str) -> bool:
+    """Whether folding may change `ch` but does so the same way wherever it stands in an
+    NFC text: such a starter, whose decomposition starts with one, folding to itself or
+    to ASCII (a Latin letter without its accents). Its neighbours then fold as if it were
+    not there, and it as if they were not."""
+    if not _folds(ch) or not _fold_starter(ch):
+        return False
+    if not _fold_starter(unicodedata.normalize("NFD", ch)[0]):
+        return False
+    form = _fold_all(ch)
+    return form == ch or form.isascii()
+
+
+def _fold_changes(ch: str) -> bool:
+    return _folds_alone(ch) and _fold_all(ch) != ch
+
+
+# the characters folding changes the same way wherever they stand, and what it makes of
+# them; and which of them it changes at all
+_FOLD_ALONE = {
+    chr(cp): _fold_all(chr(cp))
+    for cp in np.flatnonzero(_FOLD_CHARS).tolist()
+    if _folds_alone(chr(cp))
+}
+_FOLD_ALONE_TABLE = np.zeros(TABLE_SIZE, dtype=bool)
+_FOLD_ALONE_TABLE[[ord(c) for c in _FOLD_ALONE]] = True
+_FOLD_ALONE_TABLE.flags.writeable = False
+_FOLD_CHANGES_TABLE = np.zeros(TABLE_SIZE, dtype=bool)
+_FOLD_CHANGES_TABLE[[ord(c) for c, form in _FOLD_ALONE.items() if form != c]] = True
+_FOLD_CHANGES_TABLE.flags.writeable = False
 _SENTENCE_CHARS = np.zeros(TABLE_SIZE, dtype=bool)
 _SENTENCE_END = ".!?;\n。！？；"  # the characters of _SENTENCE
 _SENTENCE_CHARS[[ord(c) for c in _SENTENCE_END]] = True

@@ -23,11 +23,19 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.policy.concepts import INTENTS, STRONG, Lexicon, word_char_table
+from bot.policy.concepts import (
+    INTENTS,
+    LEXICON,
+    STRONG,
+    Lexicon,
+    concept_tokens,
+    word_char_table,
+)
 
 CHAR_NGRAMS = (2, 3, 4, 5)
 _BASE = np.uint64(1_000_003)
@@ -107,9 +115,10 @@ class Hasher:
         # word characters (the table covers two planes; hashing counts only BMP ones)
         self._wordchar = word_char_table()
         self.lexicon = Lexicon()
-        self._concept_memo: dict[tuple[frozenset[str], frozenset[frozenset[str]]], np.ndarray] = {}
-        # hashed indices of concept tokens, by what names them (see _concept_token_indices)
-        self._token_memo: dict[tuple[str, ...], list[int]] = {}
+        self._concept_memo: dict[tuple[int, frozenset[int]], np.ndarray] = {}
+        self._concept_table = _ConceptTable(
+            [name for name in LEXICON if name not in INTENTS], self._token_index
+        )
 
     # No np.errstate around the hashing: numpy never checks integer *array* arithmetic for
     # overflow (uint64 wraps silently), and entering the context costs more than the
@@ -185,20 +194,26 @@ class Hasher:
     def _concepts(self, sentence_names: list[set[str]]) -> np.ndarray:
         # The distinct indices depend only on the names in the whole text and on the
         # distinct name sets of its ask-only sentences (what concept_tokens reads), which
-        # take few values: memoised on those.
-        ask_only: set[frozenset[str]] = set()
-        others: set[str] = set()  # never ask-only: an "ask" in it comes with discuss/defend
-        for names in sentence_names:
-            if "ask" in names and "discuss" not in names and "defend" not in names:
-                ask_only.add(frozenset(names))
-            else:
-                others |= names
-        key = (frozenset(others.union(*ask_only)), frozenset(ask_only))
+        # take few values: memoised on those, as bit masks (cheaper to build than sets).
+        table = self._concept_table
+        bit, ask, framed = table.bit, table.ask, table.framed
+        everything = 0
+        ask_only: set[int] = set()
+        try:
+            for names in sentence_names:
+                if names:
+                    mask = sum(map(bit.__getitem__, names))  # distinct bits: the sum is the or
+                    everything |= mask
+                    if mask & ask and not mask & framed:  # neither discussed nor defended
+                        ask_only.add(mask)
+        except KeyError:  # a name the lexicon does not define: the readable definition
+            found = [self._token_index(t) for t in concept_tokens(sentence_names)]
+            return _distinct(np.array(found, dtype=np.int64)) if found else np.zeros(0, np.int64)
+        key = (everything, frozenset(ask_only))
         hit = self._concept_memo.get(key)
         if hit is not None:
             return hit
-        found = self._concept_token_indices([others, *ask_only])
-        idx = _distinct(np.array(found, dtype=np.int64)) if found else np.zeros(0, dtype=np.int64)
+        idx = table.indices(everything, ask_only)
         idx.flags.writeable = False  # shared by every text with this key
         if len(self._concept_memo) >= 50_000:
             self._concept_memo.clear()
@@ -208,37 +223,51 @@ class Hasher:
     def _token_index(self, token: str) -> int:
         return (zlib.crc32(token.encode()) * 2654435761) & ((1 << self.bits) - 1)
 
-    def _crossed(self, key: tuple[str, ...], base: str, present: tuple[str, ...]) -> list[int]:
-        """Indices of the token `base` and of `base|i` for each intent i in `present`."""
-        hit = self._token_memo.get(key)
-        if hit is None:
-            hit = [self._token_index(base)] + [self._token_index(f"{base}|{i}") for i in present]
-            if len(self._token_memo) >= 200_000:
-                self._token_memo.clear()
-            self._token_memo[key] = hit
-        return hit
 
-    def _concept_token_indices(self, sentence_names: list[set[str]]) -> list[int]:
-        """The hashed indices of `concept_tokens(sentence_names)`, in some order (the
-        caller keeps the distinct ones, sorted): the same tokens, each hashed once per
-        process and then looked up by the names and intents it is made of."""
-        everything: set[str] = set().union(*sentence_names) if sentence_names else set()
-        present = tuple(i for i in INTENTS if i in everything)
-        found = sorted(everything.difference(INTENTS))
-        out = [self._token_index(f"I:{i}") for i in present]
-        if not found:
-            return out
-        crossed = self._crossed
-        for c in found:
-            if c in STRONG:
-                out += crossed(("C", c, *present), f"C:{c}", present)
-        for a, b in itertools.combinations(found, 2):
-            out += crossed(("C", a, b, *present), f"C:{a}&{b}", present)
-        for names in sentence_names:
-            if "ask" in names and "discuss" not in names and "defend" not in names:
-                s_found = sorted(names.difference(INTENTS))
-                for c in s_found:
-                    out += crossed(("S", c), f"S:{c}|ask_only", ())
-                for a, b in itertools.combinations(s_found, 2):
-                    out += crossed(("S", a, b), f"S:{a}&{b}|ask_only", ())
-        return out
+_NEVER = 1 << 62  # a bit no name mask has: a token's condition of the kind it is not
+
+
+class _ConceptTable:
+    """Every token `concept_tokens` can give, hashed once, with the names that make it
+    present, so a text's indices are picked out by a few array operations instead of its
+    tokens being built, looked up and hashed one by one.
+
+    Names are bits of a mask: the concepts (sorted: the order `concept_tokens` pairs them
+    in) from bit 0, the intents after them. A whole-text token ("I:ask", "C:cbrn|ask",
+    "C:cbrn&person") is present when the text's mask holds all of its bits; an ask-only
+    one ("S:cbrn&person|ask_only") when the mask of an ask-only sentence does.
+    """
+
+    def __init__(self, concepts: list[str], index: Callable[[str], int]) -> None:
+        names = sorted(concepts)
+        self.bit = {c: 1 << k for k, c in enumerate(names)}
+        self.bit.update({i: 1 << (len(names) + k) for k, i in enumerate(INTENTS)})
+        self.ask = self.bit["ask"]
+        self.framed = self.bit["discuss"] | self.bit["defend"]
+        singles = [(c, self.bit[c]) for c in names]
+        pairs = [
+            (f"{a}&{b}", self.bit[a] | self.bit[b]) for a, b in itertools.combinations(names, 2)
+        ]
+        whole: dict[str, int] = {f"I:{i}": self.bit[i] for i in INTENTS}
+        for name, bits in [(c, bits) for c, bits in singles if c in STRONG] + pairs:
+            whole[f"C:{name}"] = bits
+            whole.update({f"C:{name}|{i}": bits | self.bit[i] for i in INTENTS})
+        asked = {f"S:{name}|ask_only": bits for name, bits in singles + pairs}
+        slots = [(index(t), bits, _NEVER) for t, bits in whole.items()]
+        slots += [(index(t), _NEVER, bits) for t, bits in asked.items()]
+        slots.sort()  # by index, so the indices picked out come sorted
+        self._index = np.array([i for i, _, _ in slots], dtype=np.int64)
+        self._whole = np.array([w for _, w, _ in slots], dtype=np.int64)
+        self._asked = np.array([a for _, _, a in slots], dtype=np.int64)
+        self._collide = bool((self._index[1:] == self._index[:-1]).any())  # two tokens, one index
+
+    def indices(self, everything: int, ask_only: set[int]) -> np.ndarray:
+        """The sorted distinct indices of `concept_tokens` of sentences whose names have
+        the masks: `everything` all of them together, `ask_only` those of the ask-only
+        sentences."""
+        present = (self._whole & everything) == self._whole
+        if ask_only:
+            masks = np.array(list(ask_only), dtype=np.int64)[:, None]
+            present |= ((self._asked & masks) == self._asked).any(axis=0)
+        idx = self._index.compress(present)
+        return _first_of_runs(idx) if self._collide and len(idx) > 1 else idx

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bot.policy.concepts import (
+    _SECONDS,
     TABLE_SIZE,
     WHOLE_TEXT_MIN,
     _flags,
@@ -144,19 +145,6 @@ def _any_char(text: str, table: np.ndarray, test: Callable[[str], bool]) -> bool
     return bool(_flags(code_points(text), table, test).any())
 
 
-def _composed_seconds() -> set[int]:
-    """Code points that canonical composition can join to the character before them."""
-    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V, T
-    for cp in range(TABLE_SIZE):
-        parts = unicodedata.decomposition(chr(cp)).split()
-        if len(parts) == 2 and not parts[0].startswith("<"):
-            seconds.add(int(parts[1], 16))
-    return seconds
-
-
-_SECONDS = _composed_seconds()
-
-
 def _nfkc_may_change(ch: str) -> bool:
     """Whether NFKC can change `ch` or join it to what comes before it.
 
@@ -177,16 +165,58 @@ def _nfkc_may_change(ch: str) -> bool:
 _NFKC_TABLE = _table(_nfkc_may_change)
 
 
-def _nfkc(text: str) -> str:
-    """unicodedata.normalize("NFKC", text), on the space-separated tokens that need it.
+def _nfkc_alone(ch: str) -> bool:
+    """Whether NFKC changes `ch` the same way wherever it stands (full-width "，", "ａ",
+    "…"): a starter that joins to nothing before it, whose decomposition starts with
+    one, and whose NFKC form is starters that join to nothing before them and that NFKC
+    keeps. Its neighbours are then normalised as if it were not there, and it as if they
+    were not: so a text whose only characters NFKC can change are such is normalised
+    character by character."""
+    if not _nfkc_may_change(ch) or not _starter(ch):
+        return False
+    form = unicodedata.normalize("NFKC", ch)
+    return (
+        form != ch
+        and _starter(unicodedata.normalize("NFKD", ch)[0])
+        and all(_starter(c) for c in form)
+        and unicodedata.normalize("NFKC", form) == form
+    )
 
-    NFKC never reaches across a space (U+0020 is never decomposed or composed with), so
-    a token none of whose characters can change or combine is left as it is.
+
+def _starter(ch: str) -> bool:
+    """Canonical combining class 0, and never the second of a composed pair."""
+    return unicodedata.combining(ch) == 0 and ord(ch) not in _SECONDS
+
+
+# characters NFKC changes the same way wherever they stand, and what it makes of them
+_NFKC_ALONE: dict[str, str] = {
+    chr(cp): unicodedata.normalize("NFKC", chr(cp))
+    for cp in np.flatnonzero(_NFKC_TABLE).tolist()
+    if _nfkc_alone(chr(cp))
+}
+_NFKC_ALONE_TABLE = np.zeros(TABLE_SIZE, dtype=bool)
+_NFKC_ALONE_TABLE[[ord(c) for c in _NFKC_ALONE]] = True
+_NFKC_ALONE_TABLE.flags.writeable = False
+
+
+def _nfkc(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), on the characters or tokens that need it.
+
+    When every character NFKC can change is one it changes the same way anywhere (the
+    full-width punctuation of Chinese text, mostly), only those are replaced. Otherwise
+    only the space-separated tokens holding one are normalised: NFKC never reaches
+    across a space (U+0020 is never decomposed or composed with), so a token none of
+    whose characters can change or combine is left as it is.
     """
     if len(text) < WHOLE_TEXT_MIN:
         return unicodedata.normalize("NFKC", text)
     cps = code_points(text)
     hot = np.flatnonzero(_flags(cps, _NFKC_TABLE, _nfkc_may_change))
+    if len(hot) and _flags(cps.take(hot), _NFKC_ALONE_TABLE, _nfkc_alone).all():
+        at = hot.tolist()
+        chars = [text[a] for a in at]  # (beyond the table: normalised one by one)
+        forms = [_NFKC_ALONE.get(c) or unicodedata.normalize("NFKC", c) for c in chars]
+        return splice(text, at, [a + 1 for a in at], forms)
     tokens = hot_tokens(cps, hot) if len(hot) else None
     if tokens is None:
         return unicodedata.normalize("NFKC", text)
@@ -201,6 +231,17 @@ def _has_b64_run(text: str) -> bool:
     if counts[-1] < 20:
         return False
     return bool(counts[19] == 20 or (counts[20:] - counts[:-20] == 20).any())
+
+
+def _b64_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each run of 20 or more base64 characters in `text`, in order."""
+    flags = np.zeros(len(text) + 2, dtype=np.int8)
+    flags[1:-1] = _flags(code_points(text), _B64_CHARS, _is_b64)
+    edges = flags[1:] - flags[:-1]
+    starts = (edges == 1).nonzero()[0]
+    ends = (edges == -1).nonzero()[0]
+    long = ends - starts >= 20
+    return list(zip(starts.compress(long).tolist(), ends.compress(long).tolist(), strict=True))
 
 
 def strip_slack_markup(text: str) -> str:
@@ -312,6 +353,28 @@ def _has_spaced_letters(text: str) -> bool:
     return bool((alone[:-6] & alone[2:-4] & alone[4:-2] & alone[6:]).any())
 
 
+def _single_spaced(text: str) -> str:
+    """`" ".join(text.split())` of a long text: a text with single spaces only (the usual
+    case) is that already; in another, only the runs of white space other than one space
+    between two words change (cut out at the ends, one space elsewhere), found in numpy
+    rather than by splitting the whole text into words."""
+    cps = code_points(text)
+    other = _flags(cps, _OTHER_SPACE_TABLE, _is_other_space)
+    if "  " not in text and text[:1] != " " and text[-1:] != " " and not other.any():
+        return text
+    space = np.zeros(len(cps) + 2, dtype=np.int8)  # (str.split() splits on str.isspace())
+    space[1:-1] = other | (cps == 32)
+    edges = space[1:] - space[:-1]
+    starts = (edges == 1).nonzero()[0]
+    ends = (edges == -1).nonzero()[0]
+    kept = (ends - starts == 1) & (cps.take(starts) == 32) & (starts > 0) & (ends < len(cps))
+    cut = ~kept
+    at, to = starts.compress(cut).tolist(), ends.compress(cut).tolist()
+    n = len(cps)
+    gaps = ["" if a == 0 or b == n else " " for a, b in zip(at, to, strict=True)]
+    return splice(text, at, to, gaps)
+
+
 def _join_spaced(text: str) -> str:
     """Join letter-by-letter spelling: "a u t o n o m o u s", "s.a.r.i.n", "a-u-t-o"."""
     tokens = text.split(" ")
@@ -347,7 +410,19 @@ def _decode_base64(text: str) -> str:
             return " " + plain + " "
         return blob
 
-    return _B64.sub(fix, text)
+    if len(text) < WHOLE_TEXT_MIN:
+        return _B64.sub(fix, text)
+    # a blob is a whole run of base64 characters (the lookbehind), so only the long runs
+    # (long German words and camelCase, mostly) are searched, each up to the two "=" and
+    # the character its lookahead reads: the matches `_B64.sub` would replace
+    out: list[str] = []
+    pos = 0
+    for start, end in _b64_runs(text):
+        for m in _B64.finditer(text, start, min(len(text), end + 3)):
+            out += [text[pos : m.start()], fix(m)]
+            pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -388,14 +463,9 @@ def normalize(text: str) -> str:
     # spaces or a tab.)
     if "  " in text or "\t" in text:
         text = _WIDE_GAP.sub(f" {_GAP_MARK} ", text)
-    # str.split() splits on exactly the characters `\s` matches, and is much faster; a long
-    # text with single spaces only (the usual case) is already what the join would give
+    # str.split() splits on exactly the characters `\s` matches, and is much faster
     text = text.casefold()
-    if (
-        len(text) < WHOLE_TEXT_MIN or "  " in text or text[:1] == " " or text[-1:] == " "
-        or _any_char(text, _OTHER_SPACE_TABLE, _is_other_space)
-    ):
-        text = " ".join(text.split())
+    text = " ".join(text.split()) if len(text) < WHOLE_TEXT_MIN else _single_spaced(text)
     # From here the text has single spaces and no other white space; only the steps that
     # put spaces in (marked `spaced`) can break that, so only then is it joined again.
     text = _fold_homoglyphs(text)

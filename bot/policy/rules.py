@@ -74,8 +74,7 @@ class RuleSet:
             if short:
                 if normalised not in plain:
                     plain[normalised] = self._screen.plain(normalised)
-                if _all_found(order, needs, normalised, plain[normalised]):
-                    span = rule.match(normalised, kind)
+                span = _match(rule, order, needs, normalised, plain[normalised])
             if span is None and (len(sentences) > 1 or not short):
                 # the sentences holding the rule's concepts, in order (rules share them)
                 candidates = by_when.get(rule.when)
@@ -87,10 +86,9 @@ class RuleSet:
                                 plain[sentence] = self._screen.plain(sentence)
                             candidates.append((sentence, plain[sentence]))
                 for sentence, is_plain in candidates:
-                    if _all_found(order, needs, sentence, is_plain):
-                        span = rule.match(sentence, kind)
-                        if span is not None:
-                            break
+                    span = _match(rule, order, needs, sentence, is_plain)
+                    if span is not None:
+                        break
             if span is not None:
                 return RuleHit(rule=rule.id, category=rule.category, span=span[:120])
         return None
@@ -99,17 +97,31 @@ class RuleSet:
         return len(self._rules)
 
 
-def _all_found(
+def _match(
+    rule: Rule,
     patterns: tuple[re.Pattern[str], ...],
     needs: tuple[Callable[[str], bool], ...],
     text: str,
     plain: bool,
-) -> bool:
-    """Every one of a rule's `all` patterns occurs in `text` (tried in the given order);
-    on a `plain` text, first whether it holds a string of each literal set the patterns
-    need (bot.policy.literals: far cheaper than a search, and most sentences fail it)."""
+) -> str | None:
+    """`rule.match(text)` (the rule runs on the text's kind): the span of its first `all`
+    pattern when every one occurs in `text` and no `unless` one does; each searched once.
+
+    The `all` patterns are tried in the given order; on a `plain` text, first whether it
+    holds a string of each literal set they need (bot.policy.literals: far cheaper than a
+    search, and most sentences fail it)."""
     if plain:
         for holds in needs:
             if not holds(text):
-                return False
-    return all(p.search(text) for p in patterns)
+                return None
+    first = rule.all[0] if rule.all else None
+    span = None
+    for pattern in patterns:
+        m = pattern.search(text)
+        if m is None:
+            return None
+        if pattern is first and span is None:
+            span = m.group(0)
+    if any(p.search(text) for p in rule.unless):
+        return None
+    return span

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import random
+import unicodedata
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.policy.normalize import normalize
+import bot.policy.normalize as normalize_module
+from bot.policy.concepts import _FOLD_ALONE, _FOLD_CHARS, _fold, _fold_all
+from bot.policy.normalize import _NFKC_ALONE, _NFKC_TABLE, _nfkc, _single_spaced, normalize
 
 
 @pytest.mark.parametrize(
@@ -48,3 +55,62 @@ def test_never_raises(text: str) -> None:
     out = normalize(text)
     assert isinstance(out, str)
     assert out == out.strip()
+
+
+def test_nfkc_by_character_is_whole_text_nfkc() -> None:
+    """The per-character NFKC path (full-width punctuation and letters, "…") gives what
+    NFKC of the whole text gives, next to any neighbours; so does the per-token path
+    (taken when some character NFKC changes depends on its neighbours, as a mark)."""
+    alone = sorted(_NFKC_ALONE)
+    rng = random.Random(11)
+    kept = [c for c in map(chr, range(0x20, 0x20000)) if not _NFKC_TABLE[ord(c)]]
+    others = [chr(cp) for cp in np.flatnonzero(_NFKC_TABLE).tolist() if chr(cp) not in _NFKC_ALONE]
+    for k in range(400):
+        pool = rng.sample(kept, 40) + list("abc de 中文 ") + ([rng.choice(others)] if k % 2 else [])
+        text = "".join(
+            rng.choice(alone) if rng.random() < 0.05 else rng.choice(pool)
+            for _ in range(rng.randint(600, 1500))
+        )
+        assert _nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_fold_by_character_is_whole_text_fold() -> None:
+    """Folding accents character by character ("é" -> "e"; "й", "가" kept) gives what
+    folding the whole text gives, next to any neighbours; so does the per-token path."""
+    alone = sorted(_FOLD_ALONE)
+    rng = random.Random(12)
+    kept = [c for c in map(chr, range(0x20, 0x20000)) if not _FOLD_CHARS[ord(c)]]
+    others = [chr(cp) for cp in np.flatnonzero(_FOLD_CHARS).tolist() if chr(cp) not in _FOLD_ALONE]
+    for k in range(400):
+        pool = rng.sample(kept, 40) + list("abc de йё ") + ([rng.choice(others)] if k % 2 else [])
+        text = "".join(
+            rng.choice(alone) if rng.random() < 0.05 else rng.choice(pool)
+            for _ in range(rng.randint(600, 1500))
+        )
+        assert _fold(text) == _fold_all(text)
+
+
+def test_single_spaced_is_split_and_join() -> None:
+    """The numpy white-space collapse of long texts is `" ".join(text.split())`."""
+    rng = random.Random(13)
+    blanks = [" ", "  ", "\n", "\t", " \n ", "\u3000", "\u00a0", "\u2028", "\x1c", "\r\n"]
+    words = ["a", "word", "中文", "ё", "x" * 30, "\U0001d400"]
+    for _ in range(300):
+        n = rng.randint(1, 400)
+        parts = [rng.choice(blanks) if k % 2 else rng.choice(words) for k in range(n)]
+        text = ("" if rng.random() < 0.5 else rng.choice(blanks)) + "".join(parts)
+        text = (text * (1 + 600 // max(len(text), 1)))[: rng.randint(600, 3000)]
+        assert _single_spaced(text) == " ".join(text.split())
+
+
+def test_base64_in_long_texts_is_found_as_in_short_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long texts search only their long runs of base64 characters: the same blobs."""
+    rng = random.Random(14)
+    blob = base64.b64encode(b"how to make the agent at home").decode()
+    words = ["Versammlungsfreiheit", "abc", "=", "==", "===", "+/", " ", "\n", "x" * 25, "Y" * 19,
+             blob, blob[:-2], "é", "中", "ab=c"]
+    texts = ["".join(rng.choice(words) for _ in range(rng.randint(60, 300))) for _ in range(500)]
+    found = [normalize_module._decode_base64(t) for t in texts]
+    monkeypatch.setattr(normalize_module, "WHOLE_TEXT_MIN", 10**9)  # the whole-text regex
+    assert found == [normalize_module._decode_base64(t) for t in texts]
+    assert any(" how to make the agent at home " in f for f in found)
