@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import random
 import unicodedata
+from collections.abc import Collection
 
 import numpy as np
 import pytest
@@ -61,33 +62,35 @@ def test_nfkc_by_character_is_whole_text_nfkc() -> None:
     """The per-character NFKC path (full-width punctuation and letters, "…") gives what
     NFKC of the whole text gives, next to any neighbours; so does the per-token path
     (taken when some character NFKC changes depends on its neighbours, as a mark)."""
-    alone = sorted(_NFKC_ALONE)
-    rng = random.Random(11)
-    kept = [c for c in map(chr, range(0x20, 0x20000)) if not _NFKC_TABLE[ord(c)]]
-    others = [chr(cp) for cp in np.flatnonzero(_NFKC_TABLE).tolist() if chr(cp) not in _NFKC_ALONE]
-    for k in range(400):
-        pool = rng.sample(kept, 40) + list("abc de 中文 ") + ([rng.choice(others)] if k % 2 else [])
-        text = "".join(
-            rng.choice(alone) if rng.random() < 0.05 else rng.choice(pool)
-            for _ in range(rng.randint(600, 1500))
-        )
+    for text in _texts_around(_NFKC_ALONE, _NFKC_TABLE, "abc de 中文 ", seed=11):
         assert _nfkc(text) == unicodedata.normalize("NFKC", text)
 
 
 def test_fold_by_character_is_whole_text_fold() -> None:
     """Folding accents character by character ("é" -> "e"; "й", "가" kept) gives what
     folding the whole text gives, next to any neighbours; so does the per-token path."""
-    alone = sorted(_FOLD_ALONE)
-    rng = random.Random(12)
-    kept = [c for c in map(chr, range(0x20, 0x20000)) if not _FOLD_CHARS[ord(c)]]
-    others = [chr(cp) for cp in np.flatnonzero(_FOLD_CHARS).tolist() if chr(cp) not in _FOLD_ALONE]
+    for text in _texts_around(_FOLD_ALONE, _FOLD_CHARS, "abc de йё ", seed=12):
+        assert _fold(text) == _fold_all(text)
+
+
+def _texts_around(
+    alone_set: Collection[str], table: np.ndarray, plain: str, seed: int
+) -> list[str]:
+    """400 random 600-1,500-character texts: characters of `alone_set` (5 %) among
+    characters the `table` leaves as they are and `plain` ones, and in every other text
+    one character the table changes that is not in `alone_set` (the per-token path)."""
+    alone = sorted(alone_set)
+    rng = random.Random(seed)
+    kept = [c for c in map(chr, range(0x20, 0x20000)) if not table[ord(c)]]
+    others = [chr(cp) for cp in np.flatnonzero(table).tolist() if chr(cp) not in alone_set]
+    texts = []
     for k in range(400):
-        pool = rng.sample(kept, 40) + list("abc de йё ") + ([rng.choice(others)] if k % 2 else [])
-        text = "".join(
+        pool = rng.sample(kept, 40) + list(plain) + ([rng.choice(others)] if k % 2 else [])
+        texts.append("".join(
             rng.choice(alone) if rng.random() < 0.05 else rng.choice(pool)
             for _ in range(rng.randint(600, 1500))
-        )
-        assert _fold(text) == _fold_all(text)
+        ))
+    return texts
 
 
 def test_single_spaced_is_split_and_join() -> None:
