@@ -1,6 +1,6 @@
 """The hasher's fast concept features stay the hashes of `concept_tokens`, the readable
-definition in bot/policy/concepts.py (the hasher builds the same tokens from memoised
-pieces, so the two could drift apart unnoticed)."""
+definition in bot/policy/concepts.py (the hasher picks them out of a table of every
+possible token built once at load, so the two could drift apart unnoticed)."""
 
 from __future__ import annotations
 
