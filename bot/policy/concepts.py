@@ -745,11 +745,22 @@ def _composed_seconds() -> set[int]:
 _SECONDS = _composed_seconds()
 
 
+def _starter(ch: str) -> bool:
+    """Canonical combining class 0, and never the second of a composed pair."""
+    return unicodedata.combining(ch) == 0 and ord(ch) not in _SECONDS
+
+
+def _char_table(chars: Iterable[str]) -> np.ndarray:
+    """A read-only table over the code points: True at each of `chars`."""
+    table = np.zeros(TABLE_SIZE, dtype=bool)
+    table[[ord(c) for c in chars]] = True
+    table.flags.writeable = False
+    return table
+
+
 def _fold_starter(ch: str) -> bool:
-    """Canonical combining class 0, never the second of a composed pair, and none of the
-    marks folding drops (U+034F among them has class 0)."""
-    cp = ord(ch)
-    return unicodedata.combining(ch) == 0 and cp not in _SECONDS and not 0x300 <= cp < 0x370
+    """A starter, and none of the marks folding drops (U+034F among them has class 0)."""
+    return _starter(ch) and not 0x300 <= ord(ch) < 0x370
 
 
 def _folds_alone(ch: str) -> bool:
@@ -776,15 +787,10 @@ _FOLD_ALONE = {
     for cp in np.flatnonzero(_FOLD_CHARS).tolist()
     if _folds_alone(chr(cp))
 }
-_FOLD_ALONE_TABLE = np.zeros(TABLE_SIZE, dtype=bool)
-_FOLD_ALONE_TABLE[[ord(c) for c in _FOLD_ALONE]] = True
-_FOLD_ALONE_TABLE.flags.writeable = False
-_FOLD_CHANGES_TABLE = np.zeros(TABLE_SIZE, dtype=bool)
-_FOLD_CHANGES_TABLE[[ord(c) for c, form in _FOLD_ALONE.items() if form != c]] = True
-_FOLD_CHANGES_TABLE.flags.writeable = False
-_SENTENCE_CHARS = np.zeros(TABLE_SIZE, dtype=bool)
+_FOLD_ALONE_TABLE = _char_table(_FOLD_ALONE)
+_FOLD_CHANGES_TABLE = _char_table(c for c, form in _FOLD_ALONE.items() if form != c)
 _SENTENCE_END = ".!?;\n。！？；"  # the characters of _SENTENCE
-_SENTENCE_CHARS[[ord(c) for c in _SENTENCE_END]] = True
+_SENTENCE_CHARS = _char_table(_SENTENCE_END)
 
 
 def word_tokens(text: str) -> list[str]:

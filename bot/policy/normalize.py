@@ -21,10 +21,11 @@ from collections.abc import Callable
 import numpy as np
 
 from bot.policy.concepts import (
-    _SECONDS,
     TABLE_SIZE,
     WHOLE_TEXT_MIN,
+    _char_table,
     _flags,
+    _starter,
     code_points,
     hot_tokens,
     splice,
@@ -152,14 +153,13 @@ def _nfkc_may_change(ch: str) -> bool:
     safe when its decomposition starts with a starter that composes with nothing before
     it: then NFKC of a run of such characters is the run itself.
     """
-    if unicodedata.combining(ch) != 0 or ord(ch) in _SECONDS:
+    if not _starter(ch):
         return True
     if unicodedata.decomposition(ch) == "":
         return False
     if unicodedata.normalize("NFKC", ch) != ch:
         return True
-    first = unicodedata.normalize("NFKD", ch)[0]
-    return unicodedata.combining(first) != 0 or ord(first) in _SECONDS
+    return not _starter(unicodedata.normalize("NFKD", ch)[0])
 
 
 _NFKC_TABLE = _table(_nfkc_may_change)
@@ -183,20 +183,13 @@ def _nfkc_alone(ch: str) -> bool:
     )
 
 
-def _starter(ch: str) -> bool:
-    """Canonical combining class 0, and never the second of a composed pair."""
-    return unicodedata.combining(ch) == 0 and ord(ch) not in _SECONDS
-
-
 # characters NFKC changes the same way wherever they stand, and what it makes of them
 _NFKC_ALONE: dict[str, str] = {
     chr(cp): unicodedata.normalize("NFKC", chr(cp))
     for cp in np.flatnonzero(_NFKC_TABLE).tolist()
     if _nfkc_alone(chr(cp))
 }
-_NFKC_ALONE_TABLE = np.zeros(TABLE_SIZE, dtype=bool)
-_NFKC_ALONE_TABLE[[ord(c) for c in _NFKC_ALONE]] = True
-_NFKC_ALONE_TABLE.flags.writeable = False
+_NFKC_ALONE_TABLE = _char_table(_NFKC_ALONE)
 
 
 def _nfkc(text: str) -> str:
