@@ -55,20 +55,27 @@ class Rule:
     kinds: tuple[str, ...] = ("request", "response")
     when: tuple[str, ...] = ()  # lexicon concepts a sentence must contain (a cheap prefilter)
 
-    def match(self, text: str, kind: str = "request") -> str | None:
-        """The matched span (of the first pattern) or None."""
+    def match(
+        self,
+        text: str,
+        kind: str = "request",
+        order: tuple[re.Pattern[str], ...] | None = None,
+    ) -> str | None:
+        """The matched span (of the first `all` pattern) or None; the `all` patterns are
+        searched in `order` when given (the same patterns: any order gives one answer)."""
         if kind not in self.kinds:
             return None
-        first: str | None = None
-        for pattern in self.all:
+        first = self.all[0] if self.all else None
+        span: str | None = None
+        for pattern in order or self.all:
             m = pattern.search(text)
             if m is None:
                 return None
-            if first is None:
-                first = m.group(0)
+            if pattern is first and span is None:
+                span = m.group(0)
         if any(p.search(text) for p in self.unless):
             return None
-        return first
+        return span
 
 
 @dataclass(frozen=True)

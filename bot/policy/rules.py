@@ -74,7 +74,7 @@ class RuleSet:
             if short:
                 if normalised not in plain:
                     plain[normalised] = self._screen.plain(normalised)
-                span = _match(rule, order, needs, normalised, plain[normalised])
+                span = _match(rule, order, needs, normalised, plain[normalised], kind)
             if span is None and (len(sentences) > 1 or not short):
                 # the sentences holding the rule's concepts, in order (rules share them)
                 candidates = by_when.get(rule.when)
@@ -86,7 +86,7 @@ class RuleSet:
                                 plain[sentence] = self._screen.plain(sentence)
                             candidates.append((sentence, plain[sentence]))
                 for sentence, is_plain in candidates:
-                    span = _match(rule, order, needs, sentence, is_plain)
+                    span = _match(rule, order, needs, sentence, is_plain, kind)
                     if span is not None:
                         break
             if span is not None:
@@ -99,29 +99,17 @@ class RuleSet:
 
 def _match(
     rule: Rule,
-    patterns: tuple[re.Pattern[str], ...],
+    order: tuple[re.Pattern[str], ...],
     needs: tuple[Callable[[str], bool], ...],
     text: str,
     plain: bool,
+    kind: str,
 ) -> str | None:
-    """`rule.match(text)` (the rule runs on the text's kind): the span of its first `all`
-    pattern when every one occurs in `text` and no `unless` one does; each searched once.
-
-    The `all` patterns are tried in the given order; on a `plain` text, first whether it
-    holds a string of each literal set they need (bot.policy.literals: far cheaper than a
-    search, and most sentences fail it)."""
+    """`rule.match(text)`, its `all` patterns searched in `order`; on a `plain` text, first
+    whether it holds a string of each literal set they need (bot.policy.literals: far
+    cheaper than a search, and most sentences fail it)."""
     if plain:
         for holds in needs:
             if not holds(text):
                 return None
-    first = rule.all[0] if rule.all else None
-    span = None
-    for pattern in patterns:
-        m = pattern.search(text)
-        if m is None:
-            return None
-        if pattern is first and span is None:
-            span = m.group(0)
-    if any(p.search(text) for p in rule.unless):
-        return None
-    return span
+    return rule.match(text, kind, order)
