@@ -3,7 +3,8 @@
 What it undoes, in order: Slack markup (mentions, links, channel refs, code fences, bold
 and italic markers, HTML entities), Unicode compatibility forms (NFKC: full-width letters,
 ligatures, math alphabets), invisible format characters (zero-width, bidi controls, soft
-hyphens), Cyrillic/Greek look-alikes inside Latin words, leetspeak inside words
+hyphens), traditional Chinese characters (to simplified ones), Cyrillic/Greek look-alikes
+inside Latin words, leetspeak inside words
 ("s4r1n"), letter-by-letter spacing ("a u t o n o m o u s"), and base64 blobs that decode
 to readable text (the decoded text is appended). The result is lower-cased with single
 spaces. It never raises on a str.
@@ -14,9 +15,11 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import json
 import re
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -101,6 +104,20 @@ _LEET_HINT = re.compile(
 )
 # letter-by-letter spacing: at least four single letters joined by one separator
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=])")
+
+
+def _traditional_fold() -> tuple[re.Pattern[str], dict[int, str]]:
+    """Traditional Chinese characters and their simplified forms (scripts/make_t2s_table.py)."""
+    table = json.loads((Path(__file__).parent / "model" / "t2s.json").read_text(encoding="utf-8"))
+    traditional, simplified = table["traditional"], table["simplified"]
+    return re.compile(f"[{re.escape(traditional)}]"), str.maketrans(traditional, simplified)
+
+
+# Text from Taiwan, Hong Kong and Cantonese speakers shares the simplified n-grams and
+# lexicon entries this way (the training set is almost all simplified); a regex finds the
+# rare text that needs it far faster than translating every text would.
+_TRADITIONAL, _TO_SIMPLIFIED = _traditional_fold()
+
 # two or more spaces or tabs between two other characters; the pattern starts on the
 # first space (a lookbehind checks the character before it), so `re` skips ahead to spaces
 _WIDE_GAP = re.compile(r"[ \t](?<=\S[ \t])[ \t]+(?=\S)")
@@ -461,6 +478,8 @@ def normalize(text: str) -> str:
     text = " ".join(text.split()) if len(text) < WHOLE_TEXT_MIN else _single_spaced(text)
     # From here the text has single spaces and no other white space; only the steps that
     # put spaces in (marked `spaced`) can break that, so only then is it joined again.
+    if not text.isascii() and _TRADITIONAL.search(text):
+        text = text.translate(_TO_SIMPLIFIED)
     text = _fold_homoglyphs(text)
     if _may_be_spaced(text):
         text = _join_spaced(text)  # a per-token pass: only for texts that can need it

@@ -32,6 +32,8 @@ from bot.policy.normalize import _NFKC_ALONE, _NFKC_TABLE, _nfkc, _single_spaced
         ("```python\nprint('hi')\n```", "print('hi')"),
         ("*bold* and _italic_", "bold and italic"),
         ("AT&amp;T &lt;3", "at&t <3"),
+        # traditional characters to simplified (Cantonese words stay)
+        ("部機械狗見到有人就開火，唔使問人", "部机械狗见到有人就开火,唔使问人"),
     ],
 )
 def test_folds(raw: str, expected: str) -> None:
@@ -40,7 +42,13 @@ def test_folds(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Как синтезировать зарин", "如何合成沙林", "python3 and mp3 and ipv4 and sha256", "v2"],
+    [
+        "Как синтезировать зарин",
+        "如何合成沙林",
+        "著名的作者住在后面的里屋",  # 著, 后, 里 are simplified too: not folded
+        "python3 and mp3 and ipv4 and sha256",
+        "v2",
+    ],
 )
 def test_leaves_real_text_alone(text: str) -> None:
     assert normalize(text) == text.casefold()
@@ -117,3 +125,17 @@ def test_base64_in_long_texts_is_found_as_in_short_ones(monkeypatch: pytest.Monk
     monkeypatch.setattr(normalize_module, "WHOLE_TEXT_MIN", 10**9)  # the whole-text regex
     assert found == [normalize_module._decode_base64(t) for t in texts]
     assert any(" how to make the agent at home " in f for f in found)
+
+
+def test_traditional_fold_is_one_step_and_keeps_the_simplified_lexicon() -> None:
+    """Folding twice is folding once, and no Chinese lexicon entry is changed by it (the
+    lexicon is simplified: an entry the fold changed could never match)."""
+    from bot.policy.concepts import LEXICON
+
+    traditional = normalize_module._TRADITIONAL
+    to_simplified = normalize_module._TO_SIMPLIFIED
+    assert len(to_simplified) > 3000
+    assert not traditional.search("".join(map(chr, to_simplified.values())))
+    for entries in LEXICON.values():
+        for entry in entries:
+            assert not traditional.search(entry), entry
