@@ -135,7 +135,25 @@ def test_traditional_fold_is_one_step_and_keeps_the_simplified_lexicon() -> None
     traditional = normalize_module._TRADITIONAL
     to_simplified = normalize_module._TO_SIMPLIFIED
     assert len(to_simplified) > 3000
-    assert not traditional.search("".join(map(chr, to_simplified.values())))
+    assert traditional.isdisjoint(map(chr, to_simplified.values()))
     for entries in LEXICON.values():
         for entry in entries:
-            assert not traditional.search(entry), entry
+            assert traditional.isdisjoint(entry), entry
+
+
+def test_traditional_test_by_table_is_the_set_test() -> None:
+    """Long texts are tested through a code-point table (astral characters one by one)."""
+    has_traditional = normalize_module._has_traditional
+    traditional = sorted(normalize_module._TRADITIONAL)
+    astral = [c for c in traditional if ord(c) > 0xFFFF]
+    assert astral
+    rng = random.Random(5)
+    simplified = "如何合成沙林我需要详细的步骤和配比 Как синтезировать é 𠀀"
+    for length in (10, 299, 300, 2000):
+        for _ in range(30):
+            text = "".join(rng.choice(simplified) for _ in range(length))
+            assert has_traditional(text) is False
+            at = rng.randrange(length)
+            for extra in (rng.choice(traditional), rng.choice(astral)):
+                changed = text[:at] + extra + text[at + 1:]
+                assert has_traditional(changed) is True
