@@ -80,6 +80,24 @@ def _distinct_indices(h: np.ndarray) -> np.ndarray:
     return _first_of_runs(x)
 
 
+# Chinese is written without spaces, so a run of word characters there is a whole clause:
+# as a word it would be a feature seen once (noise in its group's norm). Each Han
+# character is a word of its own instead, so words, bigrams and intent crosses carry
+# Chinese too ("毒" under an ask, not under a history question).
+_HAN_FIRST = 0x3400
+
+
+def _word_bounds_han(cps: np.ndarray, is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the words of a padded text, each Han character a word alone."""
+    han = ((cps >= _HAN_FIRST) & (cps <= 0x9FFF)) | ((cps >= 0xF900) & (cps <= 0xFAFF))
+    han &= is_word
+    prev_word, here_word = is_word[:-1], is_word[1:]
+    cut = han[1:] | han[:-1]  # a boundary on either side of a Han character
+    starts = (here_word & (~prev_word | cut)).nonzero()[0] + 1
+    ends = (prev_word & (~here_word | cut)).nonzero()[0] + 1
+    return starts, ends
+
+
 @dataclass(frozen=True)
 class HashedText:
     """Distinct feature indices of one text, by group."""
@@ -154,15 +172,20 @@ class Hasher:
 
         # words: maximal runs of word characters (of the BMP: the table covers more)
         # (ndarray.take: the same elements as indexing with the array, faster)
-        if cps.max() <= 0xFFFF:
+        top = cps.max()
+        if top <= 0xFFFF:
             is_word = self._wordchar.take(cps)
         else:
             is_word = self._wordchar.take(np.minimum(cps, 0xFFFF)) & (cps <= 0xFFFF)
-        flags = is_word.view(np.int8)
-        edges = flags[1:] - flags[:-1]
-        # ndarray.nonzero: what np.flatnonzero returns for a 1-d array, without its wrapper
-        starts = (edges == 1).nonzero()[0] + 1
-        ends = (edges == -1).nonzero()[0] + 1
+        if top >= _HAN_FIRST:
+            starts, ends = _word_bounds_han(cps, is_word)
+        else:
+            flags = is_word.view(np.int8)
+            edges = flags[1:] - flags[:-1]
+            # ndarray.nonzero: what np.flatnonzero returns for a 1-d array, without its
+            # wrapper
+            starts = (edges == 1).nonzero()[0] + 1
+            ends = (edges == -1).nonzero()[0] + 1
         if sentence_names is None:
             sentence_names = self.lexicon.sentences(text)
         concept = self._concepts(sentence_names)
