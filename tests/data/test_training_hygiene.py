@@ -14,6 +14,7 @@ from bot.policy.near_copy import NearCopyIndex
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "data" / "train"
 DEV = ROOT / "data" / "dev" / "dev.jsonl"
+HELDOUT = ROOT / "data" / "heldout"
 PUBLIC = ROOT.parent / "shared" / "eval" / "public"
 LABELS = {
     "allowed", "autonomous_weapons", "mass_domestic_surveillance", "cbrn_weapons",
@@ -55,6 +56,16 @@ def test_training_rows_are_well_formed_and_unique():
 def test_no_training_row_copies_the_dev_set():
     dev = [json.loads(line)["text"] for line in DEV.read_text(encoding="utf-8").splitlines()]
     assert _near_copies(dev, _train_rows()) == []
+
+
+def test_no_training_row_copies_the_heldout_set():
+    heldout = [
+        json.loads(line)["text"]
+        for path in sorted(HELDOUT.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(heldout) > 1000
+    assert _near_copies(heldout, _train_rows()) == []
 
 
 @pytest.mark.skipif(not PUBLIC.is_dir(), reason="../shared/eval/public is not beside the repo")
