@@ -141,9 +141,11 @@ def test_traditional_fold_is_one_step_and_keeps_the_simplified_lexicon() -> None
             assert traditional.isdisjoint(entry), entry
 
 
-def test_traditional_test_by_table_is_the_set_test() -> None:
-    """Long texts are tested through a code-point table (astral characters one by one)."""
-    has_traditional = normalize_module._has_traditional
+def test_traditional_fold_by_table_is_translate() -> None:
+    """Long texts have only their traditional characters replaced, found through a
+    code-point table (astral characters one by one): the same as str.translate."""
+    fold = normalize_module._fold_traditional
+    to_simplified = normalize_module._TO_SIMPLIFIED
     traditional = sorted(normalize_module._TRADITIONAL)
     astral = [c for c in traditional if ord(c) > 0xFFFF]
     assert astral
@@ -152,8 +154,9 @@ def test_traditional_test_by_table_is_the_set_test() -> None:
     for length in (10, 299, 300, 2000):
         for _ in range(30):
             text = "".join(rng.choice(simplified) for _ in range(length))
-            assert has_traditional(text) is False
-            at = rng.randrange(length)
-            for extra in (rng.choice(traditional), rng.choice(astral)):
-                changed = text[:at] + extra + text[at + 1:]
-                assert has_traditional(changed) is True
+            assert fold(text) == text
+            for _ in range(rng.randrange(1, 5)):
+                at = rng.randrange(length)
+                extra = rng.choice(traditional if rng.random() < 0.7 else astral)
+                text = text[:at] + extra + text[at + 1:]
+            assert fold(text) == text.translate(to_simplified)
