@@ -412,7 +412,7 @@ def _fold(text: str) -> str:
         # (beyond the table, a character is folded on its own)
         at = hot.compress(_flags(hot_cps, _FOLD_CHANGES_TABLE, _fold_changes)).tolist()
         forms = [_FOLD_ALONE.get(c) or _fold_all(c) for c in [text[a] for a in at]]
-        return splice(text, at, [a + 1 for a in at], forms)
+        return replace_chars(text, at, forms)
     tokens = hot_tokens(cps, hot)
     if tokens is None:
         return _fold_all(text)
@@ -443,6 +443,11 @@ def splice(text: str, starts: list[int], ends: list[int], replacements: Iterable
         pos = b
     out.append(text[pos:])
     return "".join(out)
+
+
+def replace_chars(text: str, at: list[int], forms: Iterable[str]) -> str:
+    """`text` with the character at each of `at` (in order) replaced by its form."""
+    return splice(text, at, [a + 1 for a in at], forms)
 
 
 def _expand(entry: str) -> list[tuple[str, ...]]:

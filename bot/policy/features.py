@@ -170,7 +170,8 @@ class Hasher:
         else:
             char_idx = np.zeros(0, dtype=np.int64)
 
-        # words: maximal runs of word characters (of the BMP: the table covers more)
+        # words: maximal runs of word characters (of the BMP: the table covers more), each
+        # Han character a word alone
         # (ndarray.take: the same elements as indexing with the array, faster)
         top = cps.max()
         if top <= 0xFFFF:

@@ -31,6 +31,7 @@ from bot.policy.concepts import (
     _starter,
     code_points,
     hot_tokens,
+    replace_chars,
     splice,
 )
 
@@ -132,7 +133,7 @@ def _fold_traditional(text: str) -> str:
     if not at:
         return text
     forms = [chr(_TO_SIMPLIFIED[ord(text[a])]) for a in at]
-    return splice(text, at, [a + 1 for a in at], forms)
+    return replace_chars(text, at, forms)
 
 
 # two or more spaces or tabs between two other characters; the pattern starts on the
@@ -243,7 +244,7 @@ def _nfkc(text: str) -> str:
         at = hot.tolist()
         chars = [text[a] for a in at]  # (beyond the table: normalised one by one)
         forms = [_NFKC_ALONE.get(c) or unicodedata.normalize("NFKC", c) for c in chars]
-        return splice(text, at, [a + 1 for a in at], forms)
+        return replace_chars(text, at, forms)
     tokens = hot_tokens(cps, hot) if len(hot) else None
     if tokens is None:
         return unicodedata.normalize("NFKC", text)
